@@ -1,0 +1,46 @@
+# Common settings for the harness scripts; sourced, never run.
+# shellcheck shell=bash
+set -eu
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TESTS=$REPO/tests
+# shellcheck source=base.conf
+. "$TESTS/base.conf"
+
+CACHE=${UMIRROR_CACHE:-$HOME/.cache/umirror}
+BASE_ID=$(printf '%s' "$BASE_VERSION" | tr -c 'A-Za-z0-9.\n' '_')
+SRC=$CACHE/src-$BASE_ID
+export CCACHE_DIR=$CACHE/ccache
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
+# ccache hits across fresh clones need paths and mtimes out of the hash.
+export CCACHE_BASEDIR=$CACHE
+export CCACHE_SLOPPINESS=time_macros,include_file_mtime,include_file_ctime
+
+# Top-level paths an overlay file may live under: kernel paths only.
+KERNEL_PATHS="mm include io_uring drivers Documentation tools lib MAINTAINERS"
+
+JOBS=${JOBS:-$(nproc)}
+
+die() {
+	echo "error: $*" >&2
+	exit 1
+}
+
+note() {
+	echo "==> $*" >&2
+}
+
+# Overlay files, relative to the repo, one per line.
+overlay_files() {
+	local p
+	for p in $KERNEL_PATHS; do
+		git -C "$REPO" ls-files --cached --others --exclude-standard -- "$p"
+	done | while read -r f; do
+		[ -e "$REPO/$f" ] && printf '%s\n' "$f"
+	done
+}
+
+# The build directory of a flavour (guest, debug, ...).
+build_dir() {
+	echo "$CACHE/build-$BASE_ID-$1"
+}
