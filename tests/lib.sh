@@ -44,3 +44,14 @@ overlay_files() {
 build_dir() {
 	echo "$CACHE/build-$BASE_ID-$1"
 }
+
+# The name of a KUnit suite config: its file name, or for a .kunitconfig
+# its directory's name.
+kunit_name() {
+	local name
+	name=$(basename "$1")
+	case "$name" in
+	.kunitconfig) basename "$(dirname "$1")" ;;
+	*) echo "${name%.kunitconfig}" ;;
+	esac
+}

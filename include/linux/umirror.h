@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * umirror: access to a process's memory through mmu notifiers, without
+ * long-term page pins. See Documentation/mm/umirror.rst.
+ */
+#ifndef _LINUX_UMIRROR_H
+#define _LINUX_UMIRROR_H
+
+#include <linux/bits.h>
+#include <linux/mmu_notifier.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+
+struct bio_vec;
+
+/* umirror_init() flags */
+#define UMIRROR_WRITE	BIT(0)	/* the range will be written: fault it writable */
+#define UMIRROR_FLAGS	UMIRROR_WRITE
+
+/**
+ * struct umirror_stats - what a mirror did, for tests and benchmarks
+ * @faults: successful hmm_range_fault() calls
+ * @pages_faulted: pages those calls made valid
+ * @invalidations: notifier invalidations that overlapped the range
+ * @pages_invalidated: valid pages those invalidations cleared
+ * @pins: pages pinned by umirror_pin_bvec()
+ */
+struct umirror_stats {
+	u64 faults;
+	u64 pages_faulted;
+	u64 invalidations;
+	u64 pages_invalidated;
+	u64 pins;
+};
+
+/**
+ * struct umirror - a mirror of one user virtual range of one mm
+ * @notifier: the interval notifier covering [@base, @end)
+ * @mm: the mirrored mm, held with mmgrab()
+ * @start: first user address of the range
+ * @end: end of the range (exclusive)
+ * @base: @start rounded down to a page
+ * @flags: UMIRROR_* flags given to umirror_init()
+ * @lock: protects @pfns and @stats, and orders them against @notifier's
+ *	sequence; a spinlock, so invalidation never sleeps
+ * @pfns: one HMM pfn per page of [@base, @end); an entry is trusted only
+ *	while HMM_PFN_VALID is set, under @lock
+ * @stats: counters, updated under @lock
+ *
+ * All fields are private to mm/umirror.c; use the functions below.
+ */
+struct umirror {
+	struct mmu_interval_notifier notifier;
+	struct mm_struct *mm;
+	unsigned long start;
+	unsigned long end;
+	unsigned long base;
+	unsigned int flags;
+	spinlock_t lock;
+	unsigned long *pfns;
+	struct umirror_stats stats;
+};
+
+int umirror_init(struct umirror *um, struct mm_struct *mm, unsigned long uaddr,
+		 size_t len, unsigned int flags);
+void umirror_fini(struct umirror *um);
+int umirror_fault(struct umirror *um, unsigned long uaddr, size_t len,
+		  bool write);
+int umirror_read(struct umirror *um, void *dst, unsigned long uaddr,
+		 size_t len);
+int umirror_write(struct umirror *um, unsigned long uaddr, const void *src,
+		  size_t len);
+int umirror_pin_bvec(struct umirror *um, unsigned long uaddr, size_t len,
+		     bool write, struct bio_vec *bv, unsigned int max_bv,
+		     unsigned int *nr_bv);
+void umirror_unpin_bvec(struct bio_vec *bv, unsigned int nr_bv, bool dirty);
+void umirror_get_stats(struct umirror *um, struct umirror_stats *stats);
+
+#endif /* _LINUX_UMIRROR_H */

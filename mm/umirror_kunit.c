@@ -1,0 +1,517 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for umirror. Each case runs in a kthread that kunit_vm_mmap()
+ * gives a fresh mm; the test reads and changes that memory with its own
+ * accessors (copy_{to,from}_user(), do_madvise(), vm_munmap()) and checks
+ * that the mirror always sees what the process sees.
+ */
+
+#include <kunit/test.h>
+#include <linux/bvec.h>
+#include <linux/delay.h>
+#include <linux/fs.h>
+#include <linux/huge_mm.h>
+#include <linux/kthread.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/random.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/shmem_fs.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/umirror.h>
+#include <linux/vmalloc.h>
+#include <linux/vmstat.h>
+
+KUNIT_DEFINE_ACTION_WRAPPER(vfree_action, vfree, const void *);
+
+static void *kunit_vzalloc(struct kunit *test, size_t len)
+{
+	void *buf = vzalloc(len);
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, vfree_action, buf), 0);
+	return buf;
+}
+
+static unsigned long map_anon(struct kunit *test, size_t len, unsigned long prot)
+{
+	unsigned long addr;
+
+	addr = kunit_vm_mmap(test, NULL, 0, len, prot,
+			     MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	KUNIT_ASSERT_NE_MSG(test, addr, 0, "vm_mmap of %zu bytes failed", len);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(addr));
+	return addr;
+}
+
+static void *alloc_pattern(struct kunit *test, size_t len, u8 seed)
+{
+	u8 *buf = kunit_vzalloc(test, len);
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = seed + i * 7 + (i >> 12);
+	return buf;
+}
+
+static void fill_user(struct kunit *test, unsigned long addr, const void *src,
+		      size_t len)
+{
+	KUNIT_ASSERT_EQ(test, copy_to_user((void __user *)addr, src, len), 0);
+}
+
+static void read_user(struct kunit *test, void *dst, unsigned long addr,
+		      size_t len)
+{
+	KUNIT_ASSERT_EQ(test, copy_from_user(dst, (void __user *)addr, len), 0);
+}
+
+static void init_mirror(struct kunit *test, struct umirror *um,
+			unsigned long addr, size_t len, unsigned int flags)
+{
+	KUNIT_ASSERT_EQ(test, umirror_init(um, current->mm, addr, len, flags), 0);
+}
+
+/* Case 1: every (offset, length) class, both directions. */
+static void umirror_test_copy_classes(struct kunit *test)
+{
+	const size_t size = SZ_4M + 2 * PAGE_SIZE;
+	static const struct { size_t off, len; } cls[] = {
+		{ 0, 1 }, { 100, 8 }, { 0, PAGE_SIZE }, { 17, PAGE_SIZE - 17 },
+		{ PAGE_SIZE - 3, 7 }, { PAGE_SIZE - 1, PAGE_SIZE + 2 },
+		{ 5, 3 * PAGE_SIZE + 11 }, { 1234, SZ_64K + 99 },
+		{ PAGE_SIZE + 1, SZ_2M }, { 3, SZ_4M }, { 0, SZ_4M + 2 * PAGE_SIZE },
+	};
+	unsigned long addr = map_anon(test, size, PROT_READ | PROT_WRITE);
+	u8 *pattern = alloc_pattern(test, size, 1);
+	u8 *fresh = alloc_pattern(test, size, 99);
+	u8 *buf = kunit_vzalloc(test, size);
+	u8 *view = kunit_vzalloc(test, size);
+	struct umirror um;
+	unsigned int i;
+
+	fill_user(test, addr, pattern, size);
+	init_mirror(test, &um, addr, size, UMIRROR_WRITE);
+	for (i = 0; i < ARRAY_SIZE(cls); i++) {
+		size_t off = cls[i].off, len = cls[i].len;
+
+		memset(buf, 0, len);
+		KUNIT_ASSERT_EQ(test, umirror_read(&um, buf, addr + off, len), 0);
+		KUNIT_EXPECT_MEMEQ_MSG(test, buf, pattern + off, len,
+				       "read class %u (off %zu len %zu)", i, off, len);
+
+		KUNIT_ASSERT_EQ(test, umirror_write(&um, addr + off, fresh + off, len), 0);
+		read_user(test, view + off, addr + off, len);
+		KUNIT_EXPECT_MEMEQ_MSG(test, view + off, fresh + off, len,
+				       "write class %u (off %zu len %zu)", i, off, len);
+		/* Restore, so the next class reads the pattern. */
+		fill_user(test, addr + off, pattern + off, len);
+	}
+	/* Outside the mirror, and a zero length. */
+	KUNIT_EXPECT_EQ(test, umirror_read(&um, buf, addr + size - 1, 2), -EFAULT);
+	KUNIT_EXPECT_EQ(test, umirror_read(&um, buf, addr - 1, 1), -EFAULT);
+	KUNIT_EXPECT_EQ(test, umirror_read(&um, buf, addr, 0), 0);
+	umirror_fini(&um);
+}
+
+/* Case 2: after the process changes its mappings, the mirror follows. */
+static void umirror_test_coherence(struct kunit *test)
+{
+	const size_t size = 8 * PAGE_SIZE;
+	unsigned long addr = map_anon(test, size, PROT_READ | PROT_WRITE);
+	u8 *old = alloc_pattern(test, size, 3);
+	u8 *new = alloc_pattern(test, size, 77);
+	u8 *zero = kunit_vzalloc(test, size);
+	u8 *buf = kunit_vzalloc(test, size);
+	struct umirror um;
+	unsigned long again;
+
+	fill_user(test, addr, old, size);
+	init_mirror(test, &um, addr, size, UMIRROR_WRITE);
+	KUNIT_ASSERT_EQ(test, umirror_read(&um, buf, addr, size), 0);
+	KUNIT_EXPECT_MEMEQ(test, buf, old, size);
+
+	/* MADV_DONTNEED: the fresh zero pages, not the freed ones. */
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr, size, MADV_DONTNEED), 0);
+	KUNIT_ASSERT_EQ(test, umirror_read(&um, buf, addr, size), 0);
+	KUNIT_EXPECT_MEMEQ(test, buf, zero, size);
+
+	/* munmap + mmap at the same address: the new mapping's content. */
+	fill_user(test, addr, old, size);
+	KUNIT_ASSERT_EQ(test, umirror_read(&um, buf, addr, size), 0);
+	KUNIT_ASSERT_EQ(test, vm_munmap(addr, size), 0);
+	again = vm_mmap(NULL, addr, size, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, 0);
+	KUNIT_ASSERT_EQ(test, again, addr);
+	fill_user(test, addr, new, size);
+	KUNIT_ASSERT_EQ(test, umirror_read(&um, buf, addr, size), 0);
+	KUNIT_EXPECT_MEMEQ(test, buf, new, size);
+
+	/* Writes through the mirror land in the new pages. */
+	KUNIT_ASSERT_EQ(test, umirror_write(&um, addr, old, size), 0);
+	read_user(test, buf, addr, size);
+	KUNIT_EXPECT_MEMEQ(test, buf, old, size);
+
+	/* Remapped read-only: reads see it, writes are refused. */
+	KUNIT_ASSERT_EQ(test, vm_munmap(addr, size), 0);
+	again = vm_mmap(NULL, addr, size, PROT_READ,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, 0);
+	KUNIT_ASSERT_EQ(test, again, addr);
+	KUNIT_EXPECT_EQ(test, umirror_read(&um, buf, addr, size), 0);
+	KUNIT_EXPECT_MEMEQ(test, buf, zero, size);
+	KUNIT_EXPECT_EQ(test, umirror_write(&um, addr, new, 1), -EFAULT);
+
+	/* Unmapped: a hole. */
+	KUNIT_ASSERT_EQ(test, vm_munmap(addr, size), 0);
+	KUNIT_EXPECT_EQ(test, umirror_read(&um, buf, addr, 1), -EFAULT);
+	umirror_fini(&um);
+}
+
+/* Case 3: invalidating one page of a large range refaults only that page. */
+static void umirror_test_invalidate_one_page(struct kunit *test)
+{
+	const size_t size = SZ_16M;
+	unsigned long addr = map_anon(test, size, PROT_READ | PROT_WRITE);
+	u8 *buf = kunit_vzalloc(test, size);
+	struct umirror_stats before, after;
+	struct umirror um;
+
+	memset(buf, 0x5a, size);
+	fill_user(test, addr, buf, size);
+	init_mirror(test, &um, addr, size, UMIRROR_WRITE);
+	KUNIT_ASSERT_EQ(test, umirror_fault(&um, addr, size, true), 0);
+	umirror_get_stats(&um, &before);
+	KUNIT_EXPECT_EQ(test, before.pages_faulted, size >> PAGE_SHIFT);
+
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr + SZ_8M, PAGE_SIZE,
+					 MADV_DONTNEED), 0);
+	KUNIT_ASSERT_EQ(test, umirror_read(&um, buf, addr, size), 0);
+	umirror_get_stats(&um, &after);
+	KUNIT_EXPECT_EQ(test, after.pages_invalidated - before.pages_invalidated, 1);
+	KUNIT_EXPECT_EQ(test, after.pages_faulted - before.pages_faulted, 1);
+	KUNIT_EXPECT_EQ(test, after.faults - before.faults, 1);
+	KUNIT_EXPECT_EQ(test, buf[SZ_8M], 0);
+	KUNIT_EXPECT_EQ(test, buf[SZ_8M - 1], 0x5a);
+	KUNIT_EXPECT_EQ(test, buf[SZ_8M + PAGE_SIZE], 0x5a);
+	umirror_fini(&um);
+}
+
+static unsigned long pins_outstanding(void)
+{
+	return global_node_page_state(NR_FOLL_PIN_ACQUIRED) -
+	       global_node_page_state(NR_FOLL_PIN_RELEASED);
+}
+
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+/* Case 4: a THP pins as one bvec per folio; pins are balanced. */
+static void umirror_test_thp_pin(struct kunit *test)
+{
+	const size_t size = 2 * HPAGE_PMD_SIZE;
+	unsigned long map = map_anon(test, size, PROT_READ | PROT_WRITE);
+	unsigned long addr = ALIGN(map, HPAGE_PMD_SIZE);
+	unsigned long outstanding = pins_outstanding();
+	struct bio_vec bv[4];
+	struct folio *folio;
+	unsigned int nr, pincount;
+	struct umirror um;
+	u8 one = 1;
+
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr, HPAGE_PMD_SIZE,
+					 MADV_HUGEPAGE), 0);
+	fill_user(test, addr, &one, 1);
+
+	init_mirror(test, &um, addr, HPAGE_PMD_SIZE, UMIRROR_WRITE);
+	KUNIT_ASSERT_EQ(test, umirror_pin_bvec(&um, addr, HPAGE_PMD_SIZE, true,
+					       bv, ARRAY_SIZE(bv), &nr), 0);
+	folio = page_folio(bv[0].bv_page);
+	if (folio_order(folio) != HPAGE_PMD_ORDER) {
+		umirror_unpin_bvec(bv, nr, false);
+		umirror_fini(&um);
+		kunit_skip(test, "no THP could be allocated");
+	}
+	KUNIT_EXPECT_EQ(test, nr, 1);
+	KUNIT_EXPECT_EQ(test, bv[0].bv_len, HPAGE_PMD_SIZE);
+	KUNIT_EXPECT_EQ(test, bv[0].bv_offset, 0);
+	pincount = folio_maybe_dma_pinned(folio) ? atomic_read(&folio->_pincount) : 0;
+	KUNIT_EXPECT_EQ(test, pincount, HPAGE_PMD_NR);
+	KUNIT_EXPECT_EQ(test, pins_outstanding() - outstanding, HPAGE_PMD_NR);
+
+	/* An unaligned span of the same folio: still one bvec. */
+	umirror_unpin_bvec(bv, nr, true);
+	KUNIT_ASSERT_EQ(test, umirror_pin_bvec(&um, addr + 100, SZ_64K, false,
+					       bv, ARRAY_SIZE(bv), &nr), 0);
+	KUNIT_EXPECT_EQ(test, nr, 1);
+	KUNIT_EXPECT_EQ(test, bv[0].bv_offset, 100);
+	KUNIT_EXPECT_EQ(test, bv[0].bv_len, SZ_64K);
+	umirror_unpin_bvec(bv, nr, false);
+
+	KUNIT_EXPECT_EQ(test, atomic_read(&folio->_pincount), 0);
+	KUNIT_EXPECT_EQ(test, pins_outstanding(), outstanding);
+	umirror_fini(&um);
+}
+#endif
+
+/* Case 4 on small pages: one bvec per page, -E2BIG leaves nothing pinned. */
+static void umirror_test_pin_small_pages(struct kunit *test)
+{
+	const size_t size = 8 * PAGE_SIZE;
+	unsigned long addr = map_anon(test, size, PROT_READ | PROT_WRITE);
+	unsigned long outstanding = pins_outstanding();
+	u8 *pattern = alloc_pattern(test, size, 9);
+	struct bio_vec bv[8];
+	struct umirror um;
+	unsigned int nr, i;
+
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr, size, MADV_NOHUGEPAGE), 0);
+	fill_user(test, addr, pattern, size);
+	init_mirror(test, &um, addr, size, UMIRROR_WRITE);
+	KUNIT_ASSERT_EQ(test, umirror_pin_bvec(&um, addr + 10, size - 20, false,
+					       bv, ARRAY_SIZE(bv), &nr), 0);
+	KUNIT_EXPECT_EQ(test, nr, 8);
+	for (i = 0; i < nr; i++) {
+		u8 *kaddr = kmap_local_page(bv[i].bv_page);
+
+		KUNIT_EXPECT_MEMEQ(test, kaddr + bv[i].bv_offset,
+				   pattern + i * PAGE_SIZE + bv[i].bv_offset,
+				   bv[i].bv_len);
+		kunmap_local(kaddr);
+	}
+	KUNIT_EXPECT_EQ(test, pins_outstanding() - outstanding, 8);
+	umirror_unpin_bvec(bv, nr, false);
+	KUNIT_EXPECT_EQ(test, pins_outstanding(), outstanding);
+
+	KUNIT_EXPECT_EQ(test, umirror_pin_bvec(&um, addr, size, false, bv, 3, &nr),
+			-E2BIG);
+	KUNIT_EXPECT_EQ(test, nr, 0);
+	KUNIT_EXPECT_EQ(test, pins_outstanding(), outstanding);
+	umirror_fini(&um);
+}
+
+/* Case 5: what the mirror refuses, and with which errno. */
+static void umirror_test_refusals(struct kunit *test)
+{
+	unsigned long addr = map_anon(test, 4 * PAGE_SIZE, PROT_READ | PROT_WRITE);
+	unsigned long none = map_anon(test, PAGE_SIZE, PROT_NONE);
+	unsigned long ro = map_anon(test, PAGE_SIZE, PROT_READ);
+	unsigned long pfnmap = map_anon(test, PAGE_SIZE, PROT_READ | PROT_WRITE);
+	struct vm_area_struct *vma;
+	struct bio_vec bv[1];
+	struct umirror um;
+	unsigned int nr;
+	u8 buf[8];
+
+	/* Bad arguments. */
+	KUNIT_EXPECT_EQ(test, umirror_init(&um, current->mm, addr, 0, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, umirror_init(&um, current->mm, ULONG_MAX - 10, 100, 0),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, umirror_init(&um, current->mm, addr, PAGE_SIZE,
+					   ~UMIRROR_FLAGS), -EINVAL);
+	KUNIT_EXPECT_EQ(test, umirror_init(&um, current->mm,
+					   current->mm->task_size - PAGE_SIZE,
+					   2 * PAGE_SIZE, 0), -EINVAL);
+
+	/* A hole: the middle pages are unmapped. */
+	KUNIT_ASSERT_EQ(test, vm_munmap(addr + PAGE_SIZE, 2 * PAGE_SIZE), 0);
+	init_mirror(test, &um, addr, 4 * PAGE_SIZE, 0);
+	KUNIT_EXPECT_EQ(test, umirror_read(&um, buf, addr, 8), 0);
+	KUNIT_EXPECT_EQ(test, umirror_read(&um, buf, addr + PAGE_SIZE, 8), -EFAULT);
+	KUNIT_EXPECT_EQ(test, umirror_pin_bvec(&um, addr, 2 * PAGE_SIZE, false,
+					       bv, 1, &nr), -EFAULT);
+	umirror_fini(&um);
+
+	/* PROT_NONE. */
+	init_mirror(test, &um, none, PAGE_SIZE, 0);
+	KUNIT_EXPECT_EQ(test, umirror_read(&um, buf, none, 8), -EFAULT);
+	umirror_fini(&um);
+
+	/* Read-only memory: readable and pinnable for reading, not for writing. */
+	init_mirror(test, &um, ro, PAGE_SIZE, UMIRROR_WRITE);
+	KUNIT_EXPECT_EQ(test, umirror_read(&um, buf, ro, 8), 0);
+	KUNIT_EXPECT_EQ(test, umirror_write(&um, ro, buf, 8), -EFAULT);
+	KUNIT_EXPECT_EQ(test, umirror_pin_bvec(&um, ro, 8, true, bv, 1, &nr), -EFAULT);
+	KUNIT_EXPECT_EQ(test, umirror_pin_bvec(&um, ro, 8, false, bv, 1, &nr), 0);
+	umirror_unpin_bvec(bv, nr, false);
+	umirror_fini(&um);
+
+	/*
+	 * VM_PFNMAP, flagged as remap_pfn_range() flags a driver's mapping:
+	 * no struct page behind it to copy through or pin.
+	 */
+	mmap_write_lock(current->mm);
+	vma = vma_lookup(current->mm, pfnmap);
+	KUNIT_ASSERT_NOT_NULL(test, vma);
+	vm_flags_set(vma, VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP);
+	mmap_write_unlock(current->mm);
+	init_mirror(test, &um, pfnmap, PAGE_SIZE, 0);
+	KUNIT_EXPECT_EQ(test, umirror_read(&um, buf, pfnmap, 8), -EFAULT);
+	KUNIT_EXPECT_EQ(test, umirror_pin_bvec(&um, pfnmap, 8, false, bv, 1, &nr),
+			-EFAULT);
+	umirror_fini(&um);
+}
+
+/* Case 6: a write through the mirror into a MAP_SHARED tmpfs file. */
+static void umirror_test_shared_file(struct kunit *test)
+{
+	const size_t size = 4 * PAGE_SIZE;
+	u8 *pattern = alloc_pattern(test, size, 21);
+	u8 *buf = kunit_vzalloc(test, size);
+	struct umirror um;
+	struct file *file;
+	unsigned long addr;
+	loff_t pos = 0;
+
+	file = shmem_file_setup("umirror-kunit", size, 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(file));
+	addr = kunit_vm_mmap(test, file, 0, size, PROT_READ | PROT_WRITE,
+			     MAP_SHARED, 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(addr));
+	KUNIT_ASSERT_NE(test, addr, 0);
+
+	init_mirror(test, &um, addr, size, UMIRROR_WRITE);
+	KUNIT_ASSERT_EQ(test, umirror_write(&um, addr + 3, pattern, size - 3), 0);
+	KUNIT_ASSERT_EQ(test, kernel_read(file, buf, size, &pos), size);
+	KUNIT_EXPECT_MEMEQ(test, buf + 3, pattern, size - 3);
+
+	/* Dropping the mapping's pages keeps the file's data. */
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr, size, MADV_DONTNEED), 0);
+	memset(buf, 0, size);
+	KUNIT_ASSERT_EQ(test, umirror_read(&um, buf, addr + 3, size - 3), 0);
+	KUNIT_EXPECT_MEMEQ(test, buf, pattern, size - 3);
+	umirror_fini(&um);
+	fput(file);
+}
+
+struct churn {
+	struct mm_struct *mm;
+	unsigned long addr;
+	unsigned int npages;
+	unsigned int rounds;
+};
+
+static int churn_thread(void *data)
+{
+	struct churn *c = data;
+	unsigned int i, page;
+
+	kthread_use_mm(c->mm);
+	for (i = 0; i < c->rounds && !kthread_should_stop(); i++) {
+		page = get_random_u32_below(c->npages);
+		do_madvise(c->mm, c->addr + page * PAGE_SIZE, PAGE_SIZE,
+			   MADV_DONTNEED);
+		if (i % 16 == 0)
+			cond_resched();
+	}
+	kthread_unuse_mm(c->mm);
+	while (!kthread_should_stop())
+		msleep(1);
+	return 0;
+}
+
+/*
+ * Case 7: copies and pins while another thread invalidates the same range.
+ * Every page read back is what this thread wrote or a fresh zero page (the
+ * other thread dropped it), never anything else; at the end the mirror and
+ * the process agree, and pins are balanced. KASAN and lockdep watch.
+ */
+static void umirror_test_concurrent_invalidation(struct kunit *test)
+{
+	const unsigned int npages = 64;
+	const size_t size = npages * PAGE_SIZE;
+	unsigned long addr = map_anon(test, size, PROT_READ | PROT_WRITE);
+	unsigned long outstanding = pins_outstanding();
+	u8 *buf = kunit_vzalloc(test, PAGE_SIZE);
+	u8 *all = kunit_vzalloc(test, size);
+	u8 *view = kunit_vzalloc(test, size);
+	struct churn c = { current->mm, addr, npages, 20000 };
+	struct task_struct *thread;
+	struct bio_vec bv[4];
+	unsigned int i, j, nr, page, bad = 0;
+	struct umirror um;
+	u8 gen;
+
+	init_mirror(test, &um, addr, size, UMIRROR_WRITE);
+	mmgrab(c.mm);
+	thread = kthread_run(churn_thread, &c, "umirror-churn");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(thread));
+
+	for (i = 0; i < 3000; i++) {
+		page = i % npages;
+		gen = 1 + i % 251;
+		memset(buf, gen, PAGE_SIZE);
+		KUNIT_ASSERT_EQ(test, umirror_write(&um, addr + page * PAGE_SIZE,
+						    buf, PAGE_SIZE), 0);
+		KUNIT_ASSERT_EQ(test, umirror_read(&um, buf, addr + page * PAGE_SIZE,
+						   PAGE_SIZE), 0);
+		for (j = 0; j < PAGE_SIZE; j++)
+			bad += buf[j] != gen && buf[j] != 0;
+		KUNIT_ASSERT_EQ(test, umirror_pin_bvec(&um, addr + page * PAGE_SIZE,
+						       PAGE_SIZE, i & 1, bv,
+						       ARRAY_SIZE(bv), &nr), 0);
+		umirror_unpin_bvec(bv, nr, i & 1);
+	}
+	kthread_stop(thread);
+	mmdrop(c.mm);
+
+	KUNIT_EXPECT_EQ(test, bad, 0);
+	KUNIT_ASSERT_EQ(test, umirror_read(&um, all, addr, size), 0);
+	read_user(test, view, addr, size);
+	KUNIT_EXPECT_MEMEQ(test, all, view, size);
+	KUNIT_EXPECT_EQ(test, pins_outstanding(), outstanding);
+	umirror_fini(&um);
+}
+
+/* Case 8: the mirror outlives its mm. */
+static void umirror_test_outlives_mm(struct kunit *test)
+{
+	struct umirror um;
+	struct mm_struct *mm;
+	unsigned long addr;
+	u8 buf[16] = { 1, 2, 3 };
+	struct bio_vec bv[1];
+	unsigned int nr;
+
+	KUNIT_ASSERT_NULL(test, current->mm);
+	mm = mm_alloc();
+	KUNIT_ASSERT_NOT_NULL(test, mm);
+	mm->task_size = TASK_SIZE;
+	arch_pick_mmap_layout(mm, &current->signal->rlim[RLIMIT_STACK]);
+	kthread_use_mm(mm);
+	addr = vm_mmap(NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(addr));
+	KUNIT_ASSERT_EQ(test, umirror_init(&um, mm, addr, PAGE_SIZE, UMIRROR_WRITE), 0);
+	KUNIT_EXPECT_EQ(test, umirror_write(&um, addr, buf, sizeof(buf)), 0);
+	kthread_unuse_mm(mm);
+	mmput(mm);	/* the last user: the address space is torn down */
+
+	KUNIT_EXPECT_EQ(test, umirror_read(&um, buf, addr, sizeof(buf)), -ESRCH);
+	KUNIT_EXPECT_EQ(test, umirror_pin_bvec(&um, addr, 8, false, bv, 1, &nr),
+			-ESRCH);
+	umirror_fini(&um);
+}
+
+static struct kunit_case umirror_test_cases[] = {
+	KUNIT_CASE(umirror_test_copy_classes),
+	KUNIT_CASE(umirror_test_coherence),
+	KUNIT_CASE(umirror_test_invalidate_one_page),
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+	KUNIT_CASE(umirror_test_thp_pin),
+#endif
+	KUNIT_CASE(umirror_test_pin_small_pages),
+	KUNIT_CASE(umirror_test_refusals),
+	KUNIT_CASE(umirror_test_shared_file),
+	KUNIT_CASE_SLOW(umirror_test_concurrent_invalidation),
+	KUNIT_CASE(umirror_test_outlives_mm),
+	{}
+};
+
+static struct kunit_suite umirror_test_suite = {
+	.name = "umirror",
+	.test_cases = umirror_test_cases,
+};
+kunit_test_suite(umirror_test_suite);
+
+MODULE_DESCRIPTION("KUnit tests for umirror");
+MODULE_LICENSE("GPL");
