@@ -155,8 +155,8 @@ EXPORT_SYMBOL_GPL(umirror_fini);
 static int umirror_check_vmas(struct mm_struct *mm, unsigned long start,
 			      unsigned long end)
 {
-	struct vm_area_struct *vma;
 	VMA_ITERATOR(vmi, mm, start);
+	struct vm_area_struct *vma;
 
 	mmap_assert_locked(mm);
 	for_each_vma_range(vmi, vma, end) {
@@ -592,12 +592,13 @@ EXPORT_SYMBOL_GPL(umirror_pin_bvec);
  */
 void umirror_unpin_bvec(struct bio_vec *bv, unsigned int nr_bv, bool dirty)
 {
+	unsigned long npages;
 	unsigned int i;
 
-	for (i = 0; i < nr_bv; i++)
-		unpin_user_page_range_dirty_lock(bv[i].bv_page,
-				DIV_ROUND_UP(bv[i].bv_offset + bv[i].bv_len, PAGE_SIZE),
-				dirty);
+	for (i = 0; i < nr_bv; i++) {
+		npages = DIV_ROUND_UP(bv[i].bv_offset + bv[i].bv_len, PAGE_SIZE);
+		unpin_user_page_range_dirty_lock(bv[i].bv_page, npages, dirty);
+	}
 }
 EXPORT_SYMBOL_GPL(umirror_unpin_bvec);
 

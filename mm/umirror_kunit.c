@@ -23,6 +23,7 @@
 #include <linux/umirror.h>
 #include <linux/vmalloc.h>
 #include <linux/vmstat.h>
+#include <asm/tlb.h>
 
 KUNIT_DEFINE_ACTION_WRAPPER(vfree_action, vfree, const void *);
 
@@ -66,6 +67,34 @@ static void read_user(struct kunit *test, void *dst, unsigned long addr,
 		      size_t len)
 {
 	KUNIT_ASSERT_EQ(test, copy_from_user(dst, (void __user *)addr, len), 0);
+}
+
+/*
+ * mprotect() of one whole VMA, done as do_mprotect_pkey() does it: a test
+ * kthread has no system call to make. @access is VM_READ and/or VM_WRITE.
+ */
+static int test_mprotect(struct mm_struct *mm, unsigned long start, size_t len,
+			 unsigned long access)
+{
+	VMA_ITERATOR(vmi, mm, start);
+	struct vm_area_struct *vma, *prev;
+	unsigned long newflags;
+	struct mmu_gather tlb;
+	int ret = -EINVAL;
+
+	mmap_write_lock(mm);
+	vma = vma_find(&vmi, start + len);
+	if (!vma || vma->vm_start != start || vma->vm_end != start + len)
+		goto out;
+	newflags = (vma->vm_flags & ~VM_ACCESS_FLAGS) | access;
+	prev = vma_prev(&vmi);
+	vma = vma_find(&vmi, start + len);
+	tlb_gather_mmu(&tlb, mm);
+	ret = mprotect_fixup(&vmi, &tlb, vma, &prev, start, start + len, newflags);
+	tlb_finish_mmu(&tlb);
+out:
+	mmap_write_unlock(mm);
+	return ret;
 }
 
 static void init_mirror(struct kunit *test, struct umirror *um,
@@ -154,6 +183,17 @@ static void umirror_test_coherence(struct kunit *test)
 	read_user(test, buf, addr, size);
 	KUNIT_EXPECT_MEMEQ(test, buf, old, size);
 
+	/* mprotect(PROT_READ): reads see the content, writes are refused. */
+	KUNIT_ASSERT_EQ(test, test_mprotect(current->mm, addr, size, VM_READ), 0);
+	KUNIT_EXPECT_EQ(test, umirror_read(&um, buf, addr, size), 0);
+	KUNIT_EXPECT_MEMEQ(test, buf, old, size);
+	KUNIT_EXPECT_EQ(test, umirror_write(&um, addr, new, 1), -EFAULT);
+	KUNIT_ASSERT_EQ(test, test_mprotect(current->mm, addr, size,
+					    VM_READ | VM_WRITE), 0);
+	KUNIT_EXPECT_EQ(test, umirror_write(&um, addr, new, size), 0);
+	read_user(test, buf, addr, size);
+	KUNIT_EXPECT_MEMEQ(test, buf, new, size);
+
 	/* Remapped read-only: reads see it, writes are refused. */
 	KUNIT_ASSERT_EQ(test, vm_munmap(addr, size), 0);
 	again = vm_mmap(NULL, addr, size, PROT_READ,
@@ -178,6 +218,8 @@ static void umirror_test_invalidate_one_page(struct kunit *test)
 	struct umirror_stats before, after;
 	struct umirror um;
 
+	/* Small pages: zapping one page of a THP splits its PMD, 2 MiB. */
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr, size, MADV_NOHUGEPAGE), 0);
 	memset(buf, 0x5a, size);
 	fill_user(test, addr, buf, size);
 	init_mirror(test, &um, addr, size, UMIRROR_WRITE);
@@ -387,7 +429,6 @@ struct churn {
 	struct mm_struct *mm;
 	unsigned long addr;
 	unsigned int npages;
-	unsigned int rounds;
 };
 
 static int churn_thread(void *data)
@@ -396,24 +437,29 @@ static int churn_thread(void *data)
 	unsigned int i, page;
 
 	kthread_use_mm(c->mm);
-	for (i = 0; i < c->rounds && !kthread_should_stop(); i++) {
+	for (i = 0; !kthread_should_stop(); i++) {
 		page = get_random_u32_below(c->npages);
-		do_madvise(c->mm, c->addr + page * PAGE_SIZE, PAGE_SIZE,
-			   MADV_DONTNEED);
-		if (i % 16 == 0)
-			cond_resched();
+		if (i % 32) {
+			do_madvise(c->mm, c->addr + page * PAGE_SIZE, PAGE_SIZE,
+				   MADV_DONTNEED);
+		} else {
+			test_mprotect(c->mm, c->addr, c->npages * PAGE_SIZE, VM_READ);
+			test_mprotect(c->mm, c->addr, c->npages * PAGE_SIZE,
+				      VM_READ | VM_WRITE);
+		}
+		cond_resched();
 	}
 	kthread_unuse_mm(c->mm);
-	while (!kthread_should_stop())
-		msleep(1);
 	return 0;
 }
 
 /*
- * Case 7: copies and pins while another thread invalidates the same range.
- * Every page read back is what this thread wrote or a fresh zero page (the
- * other thread dropped it), never anything else; at the end the mirror and
- * the process agree, and pins are balanced. KASAN and lockdep watch.
+ * Case 7: copies and pins while another thread invalidates the same range
+ * (MADV_DONTNEED of single pages, mprotect() read-only and back). A write
+ * succeeds, or fails with -EFAULT while the range is read-only; a page read
+ * back after a successful write is what was written or a fresh zero page
+ * (the other thread dropped it), never anything else. At the end the mirror
+ * and the process agree, and pins are balanced. KASAN and lockdep watch.
  */
 static void umirror_test_concurrent_invalidation(struct kunit *test)
 {
@@ -424,11 +470,14 @@ static void umirror_test_concurrent_invalidation(struct kunit *test)
 	u8 *buf = kunit_vzalloc(test, PAGE_SIZE);
 	u8 *all = kunit_vzalloc(test, size);
 	u8 *view = kunit_vzalloc(test, size);
-	struct churn c = { current->mm, addr, npages, 20000 };
+	struct churn c = { current->mm, addr, npages };
+	struct umirror_stats stats;
 	struct task_struct *thread;
 	struct bio_vec bv[4];
-	unsigned int i, j, nr, page, bad = 0;
+	unsigned int i, j, nr, page, bad = 0, refused = 0, dropped = 0;
 	struct umirror um;
+	bool write;
+	int ret;
 	u8 gen;
 
 	init_mirror(test, &um, addr, size, UMIRROR_WRITE);
@@ -440,21 +489,31 @@ static void umirror_test_concurrent_invalidation(struct kunit *test)
 		page = i % npages;
 		gen = 1 + i % 251;
 		memset(buf, gen, PAGE_SIZE);
-		KUNIT_ASSERT_EQ(test, umirror_write(&um, addr + page * PAGE_SIZE,
-						    buf, PAGE_SIZE), 0);
+		ret = umirror_write(&um, addr + page * PAGE_SIZE, buf, PAGE_SIZE);
+		KUNIT_ASSERT_TRUE(test, ret == 0 || ret == -EFAULT);
+		refused += ret == -EFAULT;
 		KUNIT_ASSERT_EQ(test, umirror_read(&um, buf, addr + page * PAGE_SIZE,
 						   PAGE_SIZE), 0);
-		for (j = 0; j < PAGE_SIZE; j++)
+		for (j = 0; !ret && j < PAGE_SIZE; j++)
 			bad += buf[j] != gen && buf[j] != 0;
-		KUNIT_ASSERT_EQ(test, umirror_pin_bvec(&um, addr + page * PAGE_SIZE,
-						       PAGE_SIZE, i & 1, bv,
-						       ARRAY_SIZE(bv), &nr), 0);
-		umirror_unpin_bvec(bv, nr, i & 1);
+		dropped += !ret && buf[0] == 0;
+		write = i & 1;
+		ret = umirror_pin_bvec(&um, addr + page * PAGE_SIZE, PAGE_SIZE,
+				       write, bv, ARRAY_SIZE(bv), &nr);
+		KUNIT_ASSERT_TRUE(test, ret == 0 || (write && ret == -EFAULT));
+		if (!ret)
+			umirror_unpin_bvec(bv, nr, write);
+		cond_resched();
 	}
 	kthread_stop(thread);
 	mmdrop(c.mm);
 
 	KUNIT_EXPECT_EQ(test, bad, 0);
+	umirror_get_stats(&um, &stats);
+	kunit_info(test, "%llu invalidations; %u writes refused while read-only, %u pages dropped before read back",
+		   stats.invalidations, refused, dropped);
+	/* The other thread really ran against this one. */
+	KUNIT_EXPECT_GT(test, stats.invalidations, 100);
 	KUNIT_ASSERT_EQ(test, umirror_read(&um, all, addr, size), 0);
 	read_user(test, view, addr, size);
 	KUNIT_EXPECT_MEMEQ(test, all, view, size);
@@ -511,6 +570,7 @@ static struct kunit_suite umirror_test_suite = {
 	.name = "umirror",
 	.test_cases = umirror_test_cases,
 };
+
 kunit_test_suite(umirror_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests for umirror");

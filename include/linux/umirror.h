@@ -56,7 +56,7 @@ struct umirror {
 	unsigned long end;
 	unsigned long base;
 	unsigned int flags;
-	spinlock_t lock;
+	spinlock_t lock;	/* see @lock above */
 	unsigned long *pfns;
 	struct umirror_stats stats;
 };
