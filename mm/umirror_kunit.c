@@ -349,7 +349,7 @@ static void umirror_test_refusals(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, umirror_init(&um, current->mm, ULONG_MAX - 10, 100, 0),
 			-EINVAL);
 	KUNIT_EXPECT_EQ(test, umirror_init(&um, current->mm, addr, PAGE_SIZE,
-					   ~UMIRROR_FLAGS), -EINVAL);
+					   UMIRROR_FLAGS + 1), -EINVAL);
 	KUNIT_EXPECT_EQ(test, umirror_init(&um, current->mm,
 					   current->mm->task_size - PAGE_SIZE,
 					   2 * PAGE_SIZE, 0), -EINVAL);
