@@ -170,6 +170,51 @@ static int umirror_check_vmas(struct mm_struct *mm, unsigned long start,
 	return 0;
 }
 
+/**
+ * umirror_check() - check that the whole range can be reached, faulting nothing
+ * @um: the mirror
+ *
+ * Walks the VMAs of the range, not its pages, so it costs the same for any
+ * length: for users that want the errors pin_user_pages() would give at
+ * setup time. The answer holds only until the process changes its mappings;
+ * later accesses check again. May sleep.
+ *
+ * Return: 0, -EFAULT if part of the range is unmapped, not readable, not
+ * writable for a UMIRROR_WRITE mirror, secretmem or VM_IO/VM_PFNMAP,
+ * -ESRCH if the mm has exited, -EINTR on a fatal signal.
+ */
+int umirror_check(struct umirror *um)
+{
+	vm_flags_t need = VM_READ | (um->flags & UMIRROR_WRITE ? VM_WRITE : 0);
+	unsigned long addr = um->base, end = PAGE_ALIGN(um->end);
+	struct mm_struct *mm = um->mm;
+	struct vm_area_struct *vma;
+	VMA_ITERATOR(vmi, mm, addr);
+	int ret;
+
+	might_sleep();
+	if (!mmget_not_zero(mm))
+		return -ESRCH;
+	ret = mmap_read_lock_killable(mm);
+	if (ret)
+		goto out_put;
+	ret = umirror_check_vmas(mm, addr, end);
+	for_each_vma_range(vmi, vma, end) {
+		if (ret)
+			break;
+		if (vma->vm_start > addr || (vma->vm_flags & need) != need)
+			ret = -EFAULT;
+		addr = vma->vm_end;
+	}
+	if (!ret && addr < end)
+		ret = -EFAULT;
+	mmap_read_unlock(mm);
+out_put:
+	mmput(mm);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(umirror_check);
+
 /*
  * Fault pages [first, first + npages) of the range and publish their pfns.
  * Rule 1 of the locking DOC.

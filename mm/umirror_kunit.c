@@ -123,6 +123,7 @@ static void umirror_test_copy_classes(struct kunit *test)
 
 	fill_user(test, addr, pattern, size);
 	init_mirror(test, &um, addr, size, UMIRROR_WRITE);
+	KUNIT_EXPECT_EQ(test, umirror_check(&um), 0);
 	for (i = 0; i < ARRAY_SIZE(cls); i++) {
 		size_t off = cls[i].off, len = cls[i].len;
 
@@ -209,6 +210,14 @@ static void umirror_test_coherence(struct kunit *test)
 	umirror_fini(&um);
 }
 
+/* Keep THP out of a range, where the kernel has THP. */
+static void small_pages_only(struct kunit *test, unsigned long addr, size_t size)
+{
+	if (IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE))
+		KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr, size,
+						 MADV_NOHUGEPAGE), 0);
+}
+
 /* Case 3: invalidating one page of a large range refaults only that page. */
 static void umirror_test_invalidate_one_page(struct kunit *test)
 {
@@ -219,7 +228,7 @@ static void umirror_test_invalidate_one_page(struct kunit *test)
 	struct umirror um;
 
 	/* Small pages: zapping one page of a THP splits its PMD, 2 MiB. */
-	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr, size, MADV_NOHUGEPAGE), 0);
+	small_pages_only(test, addr, size);
 	memset(buf, 0x5a, size);
 	fill_user(test, addr, buf, size);
 	init_mirror(test, &um, addr, size, UMIRROR_WRITE);
@@ -306,12 +315,14 @@ static void umirror_test_pin_small_pages(struct kunit *test)
 	struct umirror um;
 	unsigned int nr, i;
 
-	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr, size, MADV_NOHUGEPAGE), 0);
+	small_pages_only(test, addr, size);
 	fill_user(test, addr, pattern, size);
 	init_mirror(test, &um, addr, size, UMIRROR_WRITE);
 	KUNIT_ASSERT_EQ(test, umirror_pin_bvec(&um, addr + 10, size - 20, false,
 					       bv, ARRAY_SIZE(bv), &nr), 0);
 	KUNIT_EXPECT_EQ(test, nr, 8);
+	/* As GUP: fork must now copy pinned anonymous pages. */
+	KUNIT_EXPECT_TRUE(test, test_bit(MMF_HAS_PINNED, &current->mm->flags));
 	for (i = 0; i < nr; i++) {
 		u8 *kaddr = kmap_local_page(bv[i].bv_page);
 
@@ -357,6 +368,7 @@ static void umirror_test_refusals(struct kunit *test)
 	/* A hole: the middle pages are unmapped. */
 	KUNIT_ASSERT_EQ(test, vm_munmap(addr + PAGE_SIZE, 2 * PAGE_SIZE), 0);
 	init_mirror(test, &um, addr, 4 * PAGE_SIZE, 0);
+	KUNIT_EXPECT_EQ(test, umirror_check(&um), -EFAULT);
 	KUNIT_EXPECT_EQ(test, umirror_read(&um, buf, addr, 8), 0);
 	KUNIT_EXPECT_EQ(test, umirror_read(&um, buf, addr + PAGE_SIZE, 8), -EFAULT);
 	KUNIT_EXPECT_EQ(test, umirror_pin_bvec(&um, addr, 2 * PAGE_SIZE, false,
@@ -365,11 +377,16 @@ static void umirror_test_refusals(struct kunit *test)
 
 	/* PROT_NONE. */
 	init_mirror(test, &um, none, PAGE_SIZE, 0);
+	KUNIT_EXPECT_EQ(test, umirror_check(&um), -EFAULT);
 	KUNIT_EXPECT_EQ(test, umirror_read(&um, buf, none, 8), -EFAULT);
 	umirror_fini(&um);
 
 	/* Read-only memory: readable and pinnable for reading, not for writing. */
+	init_mirror(test, &um, ro, PAGE_SIZE, 0);
+	KUNIT_EXPECT_EQ(test, umirror_check(&um), 0);
+	umirror_fini(&um);
 	init_mirror(test, &um, ro, PAGE_SIZE, UMIRROR_WRITE);
+	KUNIT_EXPECT_EQ(test, umirror_check(&um), -EFAULT);
 	KUNIT_EXPECT_EQ(test, umirror_read(&um, buf, ro, 8), 0);
 	KUNIT_EXPECT_EQ(test, umirror_write(&um, ro, buf, 8), -EFAULT);
 	KUNIT_EXPECT_EQ(test, umirror_pin_bvec(&um, ro, 8, true, bv, 1, &nr), -EFAULT);
@@ -387,6 +404,7 @@ static void umirror_test_refusals(struct kunit *test)
 	vm_flags_set(vma, VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP);
 	mmap_write_unlock(current->mm);
 	init_mirror(test, &um, pfnmap, PAGE_SIZE, 0);
+	KUNIT_EXPECT_EQ(test, umirror_check(&um), -EFAULT);
 	KUNIT_EXPECT_EQ(test, umirror_read(&um, buf, pfnmap, 8), -EFAULT);
 	KUNIT_EXPECT_EQ(test, umirror_pin_bvec(&um, pfnmap, 8, false, bv, 1, &nr),
 			-EFAULT);
@@ -545,6 +563,7 @@ static void umirror_test_outlives_mm(struct kunit *test)
 	kthread_unuse_mm(mm);
 	mmput(mm);	/* the last user: the address space is torn down */
 
+	KUNIT_EXPECT_EQ(test, umirror_check(&um), -ESRCH);
 	KUNIT_EXPECT_EQ(test, umirror_read(&um, buf, addr, sizeof(buf)), -ESRCH);
 	KUNIT_EXPECT_EQ(test, umirror_pin_bvec(&um, addr, 8, false, bv, 1, &nr),
 			-ESRCH);

@@ -17,7 +17,7 @@ export CCACHE_BASEDIR=$CACHE
 export CCACHE_SLOPPINESS=time_macros,include_file_mtime,include_file_ctime
 
 # Top-level paths an overlay file may live under: kernel paths only.
-KERNEL_PATHS="mm include io_uring drivers Documentation tools lib MAINTAINERS"
+KERNEL_PATHS="mm include io_uring drivers init Documentation tools lib MAINTAINERS"
 
 JOBS=${JOBS:-$(nproc)}
 

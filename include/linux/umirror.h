@@ -64,6 +64,7 @@ struct umirror {
 int umirror_init(struct umirror *um, struct mm_struct *mm, unsigned long uaddr,
 		 size_t len, unsigned int flags);
 void umirror_fini(struct umirror *um);
+int umirror_check(struct umirror *um);
 int umirror_fault(struct umirror *um, unsigned long uaddr, size_t len,
 		  bool write);
 int umirror_read(struct umirror *um, void *dst, unsigned long uaddr,

@@ -16,3 +16,29 @@ check() {
 	shift
 	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
 }
+
+# nullb_memory_backed: a 256 MiB memory-backed null_blk device, made once
+# per boot, so written data can be read back; prints its /dev path.
+nullb_memory_backed() {
+	local d=/sys/kernel/config/nullb/umirror
+	if [ ! -d "$d" ]; then
+		mkdir "$d"
+		echo 256 >"$d/size"
+		echo 1 >"$d/memory_backed"
+		echo 1 >"$d/power"
+	fi
+	echo "/dev/nullb$(cat "$d/index")"
+}
+
+# scratch_ext4: ext4 on the scratch disk (tests/vm --scratch), made and
+# mounted once per boot; prints the mount point, or nothing without a disk.
+scratch_ext4() {
+	local mnt=/tmp/ext4
+	if ! mountpoint -q "$mnt"; then
+		[ -b /dev/vda ] || return 0
+		mkfs.ext4 -q -F /dev/vda >/dev/null
+		mkdir -p "$mnt"
+		mount -t ext4 /dev/vda "$mnt"
+	fi
+	echo "$mnt"
+}

@@ -4,16 +4,6 @@
 # what was written reads back intact (fio's crc32c verify).
 . "$(dirname "$0")/../lib.sh"
 
-# A memory-backed null_blk device, so written data can be verified.
-nullb_memory_backed() {
-	local d=/sys/kernel/config/nullb/umirror
-	[ -d "$d" ] || mkdir "$d"
-	echo 256 >"$d/size"
-	echo 1 >"$d/memory_backed"
-	echo 1 >"$d/power"
-	echo "/dev/$(cat "$d/index" | sed 's/^/nullb/')"
-}
-
 # fio_ok JSON: the job ran without error and moved data.
 fio_ok() {
 	python3 -c '

@@ -9,6 +9,7 @@
 
 #define READ_ONCE(var) (*((volatile typeof(var) *)(&(var))))
 
+/* Only marks a racy access for KCSAN, which userspace does not have. */
 #define data_race(expr) ({ expr; })
 
 #define __aligned(x) __attribute((__aligned__(x)))

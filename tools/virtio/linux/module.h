@@ -6,6 +6,5 @@
 		__MODULE_LICENSE_value
 
 
-#define MODULE_DESCRIPTION(__MODULE_DESCRIPTION_value) \
-	static __attribute__((unused)) const char *__MODULE_DESCRIPTION_name = \
-		__MODULE_DESCRIPTION_value
+/* Consumes the string; a module description means nothing here. */
+#define MODULE_DESCRIPTION(description) _Static_assert(1, description)

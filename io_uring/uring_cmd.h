@@ -1,0 +1,13 @@
+// SPDX-License-Identifier: GPL-2.0
+
+struct uring_cache {
+	struct io_uring_sqe sqes[2];
+	/* pages of an unpinned registered buffer the command holds */
+	struct io_imu_pins pins;
+};
+
+int io_uring_cmd(struct io_kiocb *req, unsigned int issue_flags);
+int io_uring_cmd_prep(struct io_kiocb *req, const struct io_uring_sqe *sqe);
+
+bool io_uring_try_cancel_uring_cmd(struct io_ring_ctx *ctx,
+				   struct task_struct *task, bool cancel_all);
