@@ -27,7 +27,9 @@ nullb_memory_backed() {
 		echo 1 >"$d/memory_backed"
 		echo 1 >"$d/power"
 	fi
-	echo "/dev/nullb$(cat "$d/index")"
+	# The disk is named after its configfs directory.
+	[ -b /dev/umirror ] || { echo "no /dev/umirror after powering $d on" >&2; return 1; }
+	echo /dev/umirror
 }
 
 # scratch_ext4: ext4 on the scratch disk (tests/vm --scratch), made and

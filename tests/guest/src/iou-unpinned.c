@@ -430,7 +430,7 @@ static void test_coherence(enum remap how, enum mode mode)
 	int fd = pattern_file("/tmp", size, 3);
 	unsigned char *buf = map_anon(size, PROT_READ | PROT_WRITE);
 	unsigned char *moved = NULL;
-	int pipefd[2], status, ret;
+	int to_parent[2], to_child[2], status, ret;
 	struct io_uring ring;
 	pid_t child = -1;
 	char c;
@@ -462,7 +462,7 @@ static void test_coherence(enum remap how, enum mode mode)
 		break;
 	case FORK_CHILD_WRITES:
 	case FORK_PARENT_WRITES:
-		if (pipe(pipefd))
+		if (pipe(to_parent) || pipe(to_child))
 			die("pipe");
 		child = fork();
 		if (child < 0)
@@ -472,7 +472,8 @@ static void test_coherence(enum remap how, enum mode mode)
 
 			if (how == FORK_CHILD_WRITES)
 				memset(buf, 'C', size);
-			if (write(pipefd[1], "x", 1) != 1 || read(pipefd[0], &c, 1) != 1)
+			if (write(to_parent[1], "x", 1) != 1 ||
+			    read(to_child[0], &c, 1) != 1)
 				_exit(2);
 			/* The parent's read must not land in the child. */
 			for (i = 0; i < size; i++)
@@ -480,7 +481,7 @@ static void test_coherence(enum remap how, enum mode mode)
 					_exit(1);
 			_exit(0);
 		}
-		if (read(pipefd[0], &c, 1) != 1)
+		if (read(to_parent[0], &c, 1) != 1)
 			die("pipe read");
 		if (how == FORK_PARENT_WRITES)
 			memset(buf, 'D', size);
@@ -522,14 +523,16 @@ static void test_coherence(enum remap how, enum mode mode)
 		    remap_name[how]);
 	}
 	if (child > 0) {
-		if (write(pipefd[1], "x", 1) != 1)
+		if (write(to_child[1], "x", 1) != 1)
 			die("pipe write");
 		waitpid(child, &status, 0);
 		tap(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		    "%s, %s: the child's memory is untouched", mode_name[mode],
 		    remap_name[how]);
-		close(pipefd[0]);
-		close(pipefd[1]);
+		close(to_parent[0]);
+		close(to_parent[1]);
+		close(to_child[0]);
+		close(to_child[1]);
 	}
 	io_uring_queue_exit(&ring);
 	munmap(buf, size);
@@ -708,44 +711,69 @@ static int memfd_secret_map(size_t size, void **out)
 	return *out == MAP_FAILED ? -errno : 0;
 }
 
-/* Registration refusals: each with its errno, in both modes. */
-static void test_bad_registration(enum mode mode)
+/* Register on a ring with no table; leave it with none again. */
+static int try_register(struct io_uring *ring, void *buf, size_t len,
+			enum mode mode)
 {
-	const char *m = mode_name[mode];
+	int ret = register_buf(ring, buf, len, mode);
+
+	if (!ret)
+		io_uring_unregister_buffers(ring);
+	return ret;
+}
+
+/* Registration refusals: each with its errno, the same in both modes. */
+static void test_bad_registration(void)
+{
 	unsigned char *rw = map_anon(4 * page_size, PROT_READ | PROT_WRITE);
 	unsigned char *none = map_anon(page_size, PROT_NONE);
 	unsigned char *ro = map_anon(page_size, PROT_READ);
 	unsigned char *hole = map_anon(3 * page_size, PROT_READ | PROT_WRITE);
+	struct {
+		const char *what;
+		void *buf;
+		size_t len;
+		int want;
+	} cases[] = {
+		{ "zero length", rw, 0, -EFAULT },
+		{ "over 1 GiB", rw, (1UL << 30) + page_size, -EFAULT },
+		{ "address + length overflows", (void *)(~0UL - page_size + 1),
+		  2 * page_size, -EOVERFLOW },
+		{ "range with a hole", hole, 3 * page_size, -EFAULT },
+		{ "PROT_NONE", none, page_size, -EFAULT },
+		{ "read-only memory", ro, page_size, -EFAULT },
+		{ "secretmem", NULL, page_size, -EFAULT },
+	};
 	struct io_uring ring;
-	void *secret;
-	int ret;
+	unsigned int i;
+	int ret, mode;
 
-	munmap(hole + page_size, page_size);
+	/* The ring's own mappings exist before the hole is made. */
 	ring_init(&ring, 0);
-	ret = register_buf(&ring, rw, 0, mode);
-	tap(ret == -EFAULT, "%s: zero length: %d (want -EFAULT)", m, ret);
-	ret = register_buf(&ring, rw, (1UL << 30) + page_size, mode);
-	tap(ret == -EFAULT, "%s: over 1 GiB: %d (want -EFAULT)", m, ret);
-	ret = register_buf(&ring, (void *)(~0UL - page_size + 1), 2 * page_size, mode);
-	tap(ret == -EOVERFLOW, "%s: address + length overflows: %d (want -EOVERFLOW)",
-	    m, ret);
-	ret = register_buf(&ring, hole, 3 * page_size, mode);
-	tap(ret == -EFAULT, "%s: range with a hole: %d (want -EFAULT)", m, ret);
-	ret = register_buf(&ring, none, page_size, mode);
-	tap(ret == -EFAULT, "%s: PROT_NONE: %d (want -EFAULT)", m, ret);
-	ret = register_buf(&ring, ro, page_size, mode);
-	tap(ret == -EFAULT, "%s: read-only memory: %d (want -EFAULT)", m, ret);
-	ret = register_buf(&ring, ring.sq.ring_ptr, page_size, mode);
-	tap(ret == -EFAULT, "%s: the ring's own mmap: %d (want -EFAULT)", m, ret);
-	ret = memfd_secret_map(page_size, &secret);
-	if (ret) {
-		skip("secretmem", "memfd_secret unavailable");
-	} else {
-		ret = register_buf(&ring, secret, page_size, mode);
-		tap(ret == -EFAULT, "%s: secretmem: %d (want -EFAULT)", m, ret);
-		munmap(secret, page_size);
+	munmap(hole + page_size, page_size);
+	if (memfd_secret_map(page_size, &cases[6].buf))
+		cases[6].buf = NULL;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (mode = PINNED; mode <= UNPINNED; mode++) {
+			if (!cases[i].buf) {
+				skip(cases[i].what, "memfd_secret unavailable");
+				continue;
+			}
+			ret = try_register(&ring, cases[i].buf, cases[i].len, mode);
+			tap(ret == cases[i].want, "%s: %s: %d (want %d)",
+			    mode_name[mode], cases[i].what, ret, cases[i].want);
+		}
 	}
+	/*
+	 * The ring's own mapping holds ordinary pages (vm_insert_pages()):
+	 * whatever pinning says, the unpinned registration must agree.
+	 */
+	ret = try_register(&ring, ring.sq.ring_ptr, page_size, PINNED);
+	i = try_register(&ring, ring.sq.ring_ptr, page_size, UNPINNED);
+	tap((int)i == ret, "the ring's own mmap: pinned %d, unpinned %d", ret, (int)i);
 	io_uring_queue_exit(&ring);
+	if (cases[6].buf)
+		munmap(cases[6].buf, page_size);
 	munmap(rw, 4 * page_size);
 	munmap(none, page_size);
 	munmap(ro, page_size);
@@ -899,12 +927,11 @@ static void test_tables(void)
 	    "sparse unpinned table: filled slot works, empty slot gives -EFAULT (%d)", rb);
 	io_uring_queue_exit(&ring);
 
-	/* Tags are posted when an unpinned buffer is unregistered. */
+	/* Replacing an unpinned buffer posts its tag. */
 	ring_init(&ring, 0);
 	ret = register_bufs(&ring, iov, 2, UNPINNED, tags);
-	ret |= io_uring_unregister_buffers(&ring);
-	tap(!ret && took_cqe(&ring, 0xfeed),
-	    "unregistering an unpinned buffer posts its tag");
+	ret |= update_buf(&ring, 1, a, size, IORING_RSRC_REGISTER_UNPINNED) == 1 ? 0 : 1;
+	tap(!ret && took_cqe(&ring, 0xfeed), "replacing an unpinned buffer posts its tag");
 	io_uring_queue_exit(&ring);
 
 	/* The feature bit, and the sysctl for unmodified programs. */
@@ -1094,8 +1121,7 @@ int main(int argc, char **argv)
 	test_move_pages(UNPINNED);
 	check_pins_balanced("move_pages");
 	test_memlock();
-	test_bad_registration(PINNED);
-	test_bad_registration(UNPINNED);
+	test_bad_registration();
 	test_bad_flags();
 	test_bad_requests();
 	test_hugetlb(PINNED);
