@@ -10,9 +10,11 @@
 dir=$(ls -d "$UMIRROR_CACHE"/liburing-*/liburing-*/test 2>/dev/null | head -1)
 [ -n "$dir" ] || { echo "Bail out! no liburing test suite in $UMIRROR_CACHE: run tests/liburing-build"; exit 1; }
 case "${LIBURING_TESTS:-}" in
+# io_uring_register.t is left to the full run: under TCG it does not
+# finish in 10 minutes, with either kind of buffer.
 "") tests="file-verify.t fixed-buf-iter.t fixed-link.t fixed-reuse.t
-	io_uring_passthrough.t io_uring_register.t iopoll.t read-write.t
-	register-restrictions.t rsrc_tags.t send-zerocopy.t" ;;
+	io_uring_passthrough.t iopoll.t read-write.t register-restrictions.t
+	rsrc_tags.t send-zerocopy.t" ;;
 all) tests=$(cd "$dir" && ls -- *.t) ;;
 *) tests=$LIBURING_TESTS ;;
 esac
