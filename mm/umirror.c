@@ -185,11 +185,11 @@ static int umirror_check_vmas(struct mm_struct *mm, unsigned long start,
  */
 int umirror_check(struct umirror *um)
 {
+	VMA_ITERATOR(vmi, um->mm, um->base);
 	vm_flags_t need = VM_READ | (um->flags & UMIRROR_WRITE ? VM_WRITE : 0);
 	unsigned long addr = um->base, end = PAGE_ALIGN(um->end);
 	struct mm_struct *mm = um->mm;
 	struct vm_area_struct *vma;
-	VMA_ITERATOR(vmi, mm, addr);
 	int ret;
 
 	might_sleep();
