@@ -204,15 +204,12 @@ static void io_req_rw_cleanup(struct io_kiocb *req, unsigned int issue_flags)
 	 * should be fixed seperately, and then this check could be killed.
 	 */
 	if (!(req->flags & REQ_F_REFCOUNT)) {
-		struct io_async_rw *io = req->async_data;
+		struct io_async_rw *rw = req->async_data;
 
 		req->flags &= ~REQ_F_NEED_CLEANUP;
-		io_imu_pins_release(&io->pins);
-		if (!io_rw_recycle(req, issue_flags)) {
-			struct io_async_rw *rw = req->async_data;
-
+		io_imu_pins_release(&rw->pins);
+		if (!io_rw_recycle(req, issue_flags))
 			io_rw_iovec_free(rw);
-		}
 	}
 }
 
