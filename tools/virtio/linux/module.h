@@ -6,4 +6,4 @@
 		__MODULE_LICENSE_value
 
 /* Nothing reads a module's description in userspace. */
-#define MODULE_DESCRIPTION(description)
+#define MODULE_DESCRIPTION(...)
