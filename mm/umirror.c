@@ -199,11 +199,10 @@ int umirror_check(struct umirror *um)
 	if (ret)
 		goto out_put;
 	ret = umirror_check_vmas(mm, addr, end);
+	/* Covered only if the walk reaches @end with no gap or missing right. */
 	for_each_vma_range(vmi, vma, end) {
-		if (ret)
+		if (ret || vma->vm_start > addr || (vma->vm_flags & need) != need)
 			break;
-		if (vma->vm_start > addr || (vma->vm_flags & need) != need)
-			ret = -EFAULT;
 		addr = vma->vm_end;
 	}
 	if (!ret && addr < end)
@@ -640,6 +639,7 @@ void umirror_unpin_bvec(struct bio_vec *bv, unsigned int nr_bv, bool dirty)
 	unsigned long npages;
 	unsigned int i;
 
+	might_sleep_if(dirty);
 	for (i = 0; i < nr_bv; i++) {
 		npages = DIV_ROUND_UP(bv[i].bv_offset + bv[i].bv_len, PAGE_SIZE);
 		unpin_user_page_range_dirty_lock(bv[i].bv_page, npages, dirty);
