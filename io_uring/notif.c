@@ -33,7 +33,7 @@ static void io_notif_tw_complete(struct io_kiocb *notif, struct io_tw_state *ts)
 			nd->account_pages = 0;
 		}
 		if (nd->pins) {
-			io_imu_pins_release(nd->pins);
+			io_imu_pins_free(nd->pins);
 			kfree(nd->pins);
 			nd->pins = NULL;
 		}

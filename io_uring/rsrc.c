@@ -1177,9 +1177,22 @@ void io_imu_pins_release(struct io_imu_pins *pins)
 	if (!IS_ENABLED(CONFIG_UMIRROR) || !pins->bvec)
 		return;
 	umirror_unpin_bvec(pins->bvec, pins->nr, pins->dirty);
-	if (pins->bvec != pins->inline_bvec)
-		kvfree(pins->bvec);
-	io_imu_pins_init(pins);
+	pins->bvec = NULL;
+	pins->nr = 0;
+}
+
+/**
+ * io_imu_pins_free() - release the pins and the spare bvec array
+ * @pins: the holder, about to be freed
+ *
+ * May sleep.
+ */
+void io_imu_pins_free(struct io_imu_pins *pins)
+{
+	io_imu_pins_release(pins);
+	kvfree(pins->spare);
+	pins->spare = NULL;
+	pins->spare_nr = 0;
 }
 
 /*
@@ -1198,18 +1211,21 @@ static int io_import_unpinned(int ddir, struct iov_iter *iter,
 
 	/* A retried import replaces what the last attempt pinned. */
 	io_imu_pins_release(pins);
-	if (max_bv > IO_IMU_PINS_INLINE) {
-		bvec = kvmalloc_array(max_bv, sizeof(*bvec), GFP_KERNEL_ACCOUNT);
-		if (!bvec)
+	if (max_bv > IO_IMU_PINS_INLINE && max_bv > pins->spare_nr) {
+		kvfree(pins->spare);
+		pins->spare_nr = 0;
+		pins->spare = kvmalloc_array(max_bv, sizeof(*bvec),
+					     GFP_KERNEL_ACCOUNT);
+		if (!pins->spare)
 			return -ENOMEM;
+		pins->spare_nr = max_bv;
 	}
+	if (max_bv > IO_IMU_PINS_INLINE)
+		bvec = pins->spare;
 	ret = umirror_pin_bvec(imu->mirror, buf_addr, len, ddir == ITER_DEST,
 			       bvec, max_bv, &nr);
-	if (ret) {
-		if (bvec != pins->inline_bvec)
-			kvfree(bvec);
+	if (ret)
 		return ret;
-	}
 	pins->bvec = bvec;
 	pins->nr = nr;
 	pins->dirty = ddir == ITER_DEST;

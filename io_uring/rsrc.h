@@ -57,12 +57,17 @@ struct io_mapped_ubuf {
 /*
  * The pages one request holds of an unpinned registered buffer: pinned at
  * import, released once the I/O can no longer touch them. @bvec is NULL
- * when nothing is held, else @inline_bvec or an allocated array.
+ * when nothing is held, else @inline_bvec or @spare. @spare, an array of
+ * @spare_nr bvecs for spans past IO_IMU_PINS_INLINE pages, outlives the
+ * pins so that a recycled holder imports again without allocating; it is
+ * freed by io_imu_pins_free().
  */
 struct io_imu_pins {
 	struct bio_vec	*bvec;
 	unsigned int	nr;
 	bool		dirty;
+	unsigned int	spare_nr;
+	struct bio_vec	*spare;
 	struct bio_vec	inline_bvec[IO_IMU_PINS_INLINE];
 };
 
@@ -84,11 +89,15 @@ int io_import_fixed(int ddir, struct iov_iter *iter,
 			   struct io_mapped_ubuf *imu,
 			   u64 buf_addr, size_t len, struct io_imu_pins *pins);
 void io_imu_pins_release(struct io_imu_pins *pins);
+void io_imu_pins_free(struct io_imu_pins *pins);
 
+/* A new holder: nothing held, no spare array. */
 static inline void io_imu_pins_init(struct io_imu_pins *pins)
 {
 	pins->bvec = NULL;
 	pins->nr = 0;
+	pins->spare = NULL;
+	pins->spare_nr = 0;
 }
 
 /* Without CONFIG_UMIRROR (no MMU) no buffer is unpinned. */
@@ -97,9 +106,10 @@ static inline bool io_imu_unpinned(const struct io_mapped_ubuf *imu)
 	return IS_ENABLED(CONFIG_UMIRROR) && imu->mirror;
 }
 
-static inline bool io_imu_pins_held(const struct io_imu_pins *pins)
+/* Something io_imu_pins_free() must release: pins or a spare array. */
+static inline bool io_imu_pins_need_free(const struct io_imu_pins *pins)
 {
-	return pins->bvec;
+	return pins->bvec || pins->spare;
 }
 
 int io_register_clone_buffers(struct io_ring_ctx *ctx, void __user *arg);

@@ -208,8 +208,10 @@ static void io_req_rw_cleanup(struct io_kiocb *req, unsigned int issue_flags)
 
 		req->flags &= ~REQ_F_NEED_CLEANUP;
 		io_imu_pins_release(&rw->pins);
-		if (!io_rw_recycle(req, issue_flags))
+		if (!io_rw_recycle(req, issue_flags)) {
 			io_rw_iovec_free(rw);
+			io_imu_pins_free(&rw->pins);
+		}
 	}
 }
 
@@ -225,6 +227,9 @@ static int io_rw_alloc_async(struct io_kiocb *req)
 				rw->free_iov_nr * sizeof(struct iovec));
 			req->flags |= REQ_F_NEED_CLEANUP;
 		}
+		/* Nothing is pinned; a spare bvec array is kept for reuse. */
+		if (io_imu_pins_need_free(&rw->pins))
+			req->flags |= REQ_F_NEED_CLEANUP;
 		req->flags |= REQ_F_ASYNC_DATA;
 		req->async_data = rw;
 		goto done;
@@ -234,9 +239,9 @@ static int io_rw_alloc_async(struct io_kiocb *req)
 		rw = req->async_data;
 		rw->free_iovec = NULL;
 		rw->free_iov_nr = 0;
+		io_imu_pins_init(&rw->pins);
 done:
 		rw->bytes_done = 0;
-		io_imu_pins_init(&rw->pins);
 		return 0;
 	}
 
@@ -354,7 +359,7 @@ static int io_prep_rw_fixed(struct io_kiocb *req, const struct io_uring_sqe *sqe
 	io = req->async_data;
 	ret = io_import_fixed(ddir, &io->iter, req->imu, rw->addr, rw->len,
 			      &io->pins);
-	if (io_imu_pins_held(&io->pins))
+	if (io_imu_pins_need_free(&io->pins))
 		req->flags |= REQ_F_NEED_CLEANUP;
 	iov_iter_save_state(&io->iter, &io->iter_state);
 	return ret;
@@ -398,7 +403,7 @@ void io_readv_writev_cleanup(struct io_kiocb *req)
 {
 	struct io_async_rw *io = req->async_data;
 
-	io_imu_pins_release(&io->pins);
+	io_imu_pins_free(&io->pins);
 	io_rw_iovec_free(io);
 }
 
@@ -1242,5 +1247,6 @@ void io_rw_cache_free(const void *entry)
 				rw->free_iov_nr * sizeof(struct iovec));
 		io_rw_iovec_free(rw);
 	}
+	io_imu_pins_free(&rw->pins);
 	kfree(rw);
 }

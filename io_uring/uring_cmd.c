@@ -40,7 +40,7 @@ static void io_req_uring_cleanup(struct io_kiocb *req, unsigned int issue_flags)
 	struct uring_cache *cache = req->async_data;
 
 	/* The command is done with its buffer, however it completes. */
-	io_imu_pins_release(&cache->pins);
+	io_imu_pins_free(&cache->pins);
 	if (issue_flags & IO_URING_F_UNLOCKED)
 		return;
 	if (io_alloc_cache_put(&req->ctx->uring_cache, cache)) {
@@ -260,7 +260,7 @@ int io_uring_cmd(struct io_kiocb *req, unsigned int issue_flags)
 		struct uring_cache *cache = req->async_data;
 
 		/* the retry imports again */
-		io_imu_pins_release(&cache->pins);
+		io_imu_pins_free(&cache->pins);
 		if (ioucmd->sqe != (void *) cache)
 			memcpy(cache, ioucmd->sqe, uring_sqe_size(req->ctx));
 		return -EAGAIN;

@@ -7,8 +7,10 @@
 /**
  * DOC: Locking
  *
- * A mirror caches one HMM pfn per page of its range. Three rules keep the
- * cache coherent with the process's page tables:
+ * A mirror caches one HMM pfn per page of its range, in page-sized chunks
+ * allocated on the first fault in them, so that a mirror costs one pointer
+ * per chunk until it is used. Three rules keep the cache coherent with the
+ * process's page tables:
  *
  * 1. An entry becomes valid only in umirror_fault_pages(), under
  *    &umirror.lock, after mmu_interval_read_retry() confirmed that no
@@ -19,8 +21,9 @@
  *    sleeps, so it serves non-blockable invalidations too, and it never
  *    waits for I/O: a transient pin is what keeps a page alive during DMA.
  * 3. A page is touched (copied, or pinned) only under &umirror.lock while
- *    its entry is valid, and each lock hold copies at most one page, so an
- *    invalidation waits for at most one page copy.
+ *    its entry is valid. Each lock hold copies at most one page, or pins at
+ *    most UMIRROR_PIN_RUNS folio runs (a pin is one atomic add per run), so
+ *    an invalidation waits for at most one page copy or a few pins.
  *
  * &umirror.lock is a leaf lock: nothing that may sleep or allocate runs
  * under it. mmu_interval_read_begin() may sleep until an invalidation ends
@@ -44,6 +47,24 @@
 
 /* Faults are made in chunks of at most this many pages. */
 #define UMIRROR_FAULT_PAGES	(SZ_2M >> PAGE_SHIFT)
+/* Pfn cache entries per chunk: a chunk is one page. */
+#define UMIRROR_CHUNK_ENTRIES	(PAGE_SIZE / sizeof(unsigned long))
+/* Folio runs umirror_pin_bvec() pins per lock hold. */
+#define UMIRROR_PIN_RUNS	32
+
+static unsigned long *umirror_chunk(struct umirror *um, unsigned long idx)
+{
+	return um->chunks[idx / UMIRROR_CHUNK_ENTRIES];
+}
+
+/* The cached entry of page @idx; 0 (not valid) in a chunk not yet used. */
+static unsigned long umirror_pfn(struct umirror *um, unsigned long idx)
+{
+	unsigned long *chunk = umirror_chunk(um, idx);
+
+	lockdep_assert_held(&um->lock);
+	return chunk ? chunk[idx % UMIRROR_CHUNK_ENTRIES] : 0;
+}
 
 static bool umirror_invalidate(struct mmu_interval_notifier *mni,
 			       const struct mmu_notifier_range *range,
@@ -53,6 +74,7 @@ static bool umirror_invalidate(struct mmu_interval_notifier *mni,
 	unsigned long start = max(range->start, um->base);
 	unsigned long end = min(range->end, PAGE_ALIGN(um->end));
 	unsigned long first, last, i, cleared = 0;
+	unsigned long *chunk;
 
 	spin_lock(&um->lock);
 	mmu_interval_set_seq(mni, cur_seq);
@@ -60,9 +82,15 @@ static bool umirror_invalidate(struct mmu_interval_notifier *mni,
 		first = (start - um->base) >> PAGE_SHIFT;
 		last = (end - 1 - um->base) >> PAGE_SHIFT;
 		for (i = first; i <= last; i++) {
-			if (um->pfns[i] & HMM_PFN_VALID)
+			chunk = umirror_chunk(um, i);
+			if (!chunk) {
+				/* Never faulted: on to the next chunk. */
+				i |= UMIRROR_CHUNK_ENTRIES - 1;
+				continue;
+			}
+			if (chunk[i % UMIRROR_CHUNK_ENTRIES] & HMM_PFN_VALID)
 				cleared++;
-			um->pfns[i] = 0;
+			chunk[i % UMIRROR_CHUNK_ENTRIES] = 0;
 		}
 	}
 	um->stats.invalidations++;
@@ -84,7 +112,8 @@ static const struct mmu_interval_notifier_ops umirror_notifier_ops = {
  * @flags: UMIRROR_WRITE if the range will be written
  *
  * Faults nothing: pages are faulted on first access, or by umirror_fault().
- * May sleep; the first mirror of an mm registers its notifier subscription.
+ * Costs one pointer per 2 MiB of range (with 4 KiB pages) until then. May
+ * sleep; the first mirror of an mm registers its notifier subscription.
  *
  * Return: 0, -EINVAL for unknown flags, a zero length or a range that wraps
  * or leaves the mm's address space, or -ENOMEM.
@@ -109,9 +138,12 @@ int umirror_init(struct umirror *um, struct mm_struct *mm, unsigned long uaddr,
 	spin_lock_init(&um->lock);
 	memset(&um->stats, 0, sizeof(um->stats));
 	npages = DIV_ROUND_UP(end - um->base, PAGE_SIZE);
-	um->pfns = kvcalloc(npages, sizeof(*um->pfns), GFP_KERNEL_ACCOUNT);
-	if (!um->pfns)
+	um->nr_chunks = DIV_ROUND_UP(npages, UMIRROR_CHUNK_ENTRIES);
+	um->chunks = kvcalloc(um->nr_chunks, sizeof(*um->chunks),
+			      GFP_KERNEL_ACCOUNT);
+	if (!um->chunks)
 		return -ENOMEM;
+	um->stats.cache_bytes = um->nr_chunks * sizeof(*um->chunks);
 
 	/* Reclaim invalidates mirrors: tell lockdep it may take the lock. */
 	if (IS_ENABLED(CONFIG_LOCKDEP)) {
@@ -125,7 +157,7 @@ int umirror_init(struct umirror *um, struct mm_struct *mm, unsigned long uaddr,
 					   npages << PAGE_SHIFT,
 					   &umirror_notifier_ops);
 	if (ret) {
-		kvfree(um->pfns);
+		kvfree(um->chunks);
 		return ret;
 	}
 	mmgrab(mm);
@@ -143,10 +175,14 @@ EXPORT_SYMBOL_GPL(umirror_init);
  */
 void umirror_fini(struct umirror *um)
 {
+	unsigned long i;
+
 	might_sleep();
 	mmu_interval_notifier_remove(&um->notifier);
-	kvfree(um->pfns);
-	um->pfns = NULL;
+	for (i = 0; i < um->nr_chunks; i++)
+		kfree(um->chunks[i]);
+	kvfree(um->chunks);
+	um->chunks = NULL;
 	mmdrop(um->mm);
 }
 EXPORT_SYMBOL_GPL(umirror_fini);
@@ -214,6 +250,36 @@ out_put:
 }
 EXPORT_SYMBOL_GPL(umirror_check);
 
+/* Allocate the cache chunks that pages [first, first + npages) live in. */
+static int umirror_alloc_chunks(struct umirror *um, unsigned long first,
+				unsigned long npages)
+{
+	unsigned long c = first / UMIRROR_CHUNK_ENTRIES;
+	unsigned long last = (first + npages - 1) / UMIRROR_CHUNK_ENTRIES;
+	unsigned long *chunk;
+	bool have;
+
+	for (; c <= last; c++) {
+		spin_lock(&um->lock);
+		have = um->chunks[c];
+		spin_unlock(&um->lock);
+		if (have)
+			continue;
+		chunk = kzalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);
+		if (!chunk)
+			return -ENOMEM;
+		spin_lock(&um->lock);
+		if (!um->chunks[c]) {
+			um->chunks[c] = chunk;
+			um->stats.cache_bytes += PAGE_SIZE;
+			chunk = NULL;
+		}
+		spin_unlock(&um->lock);
+		kfree(chunk);
+	}
+	return 0;
+}
+
 /*
  * Fault pages [first, first + npages) of the range and publish their pfns.
  * Rule 1 of the locking DOC.
@@ -230,9 +296,12 @@ static int umirror_fault_pages(struct umirror *um, unsigned long first,
 				 (write ? HMM_PFN_REQ_WRITE : 0),
 	};
 	struct mm_struct *mm = um->mm;
-	unsigned long i;
+	unsigned long i, idx;
 	int ret;
 
+	ret = umirror_alloc_chunks(um, first, npages);
+	if (ret)
+		return ret;
 	range.hmm_pfns = kmalloc_array(npages, sizeof(*range.hmm_pfns),
 				       GFP_KERNEL);
 	if (!range.hmm_pfns)
@@ -275,8 +344,11 @@ static int umirror_fault_pages(struct umirror *um, unsigned long first,
 			}
 		}
 		if (!ret) {
-			memcpy(&um->pfns[first], range.hmm_pfns,
-			       npages * sizeof(*range.hmm_pfns));
+			for (i = 0; i < npages; i++) {
+				idx = first + i;
+				umirror_chunk(um, idx)[idx % UMIRROR_CHUNK_ENTRIES] =
+					range.hmm_pfns[i];
+			}
 			um->stats.faults++;
 			um->stats.pages_faulted += npages;
 		}
@@ -308,12 +380,11 @@ static struct page *umirror_lookup(struct umirror *um, unsigned long idx,
 {
 	unsigned long n;
 
-	lockdep_assert_held(&um->lock);
-	if (umirror_entry_usable(um->pfns[idx], write))
-		return hmm_pfn_to_page(um->pfns[idx]);
+	if (umirror_entry_usable(umirror_pfn(um, idx), write))
+		return hmm_pfn_to_page(umirror_pfn(um, idx));
 	last = min(last, idx + UMIRROR_FAULT_PAGES - 1);
 	for (n = 1; idx + n <= last; n++)
-		if (umirror_entry_usable(um->pfns[idx + n], write))
+		if (umirror_entry_usable(umirror_pfn(um, idx + n), write))
 			break;
 	*run = n;
 	return NULL;
@@ -523,7 +594,7 @@ static unsigned long umirror_folio_run(struct umirror *um, unsigned long idx,
 	unsigned long n;
 
 	for (n = 1; n < max && idx + n <= last; n++) {
-		unsigned long entry = um->pfns[idx + n];
+		unsigned long entry = umirror_pfn(um, idx + n);
 
 		if (!umirror_entry_usable(entry, write) ||
 		    page_to_pfn(hmm_pfn_to_page(entry)) != pfn + n)
@@ -556,7 +627,7 @@ int umirror_pin_bvec(struct umirror *um, unsigned long uaddr, size_t len,
 		     unsigned int *nr_bv)
 {
 	unsigned long idx, last, run, npages, deadline = 0;
-	unsigned int nr = 0, offset;
+	unsigned int nr = 0, runs = 0, offset;
 	struct folio *folio;
 	struct page *page;
 	size_t bytes;
@@ -572,11 +643,17 @@ int umirror_pin_bvec(struct umirror *um, unsigned long uaddr, size_t len,
 		set_bit(MMF_HAS_PINNED, &um->mm->flags);
 
 	last = umirror_index(um, uaddr + len - 1);
+	spin_lock(&um->lock);
 	while (len) {
 		idx = umirror_index(um, uaddr);
 		offset = offset_in_page(uaddr);
 
-		spin_lock(&um->lock);
+		if (runs == UMIRROR_PIN_RUNS) {
+			/* Rule 3: let a waiting invalidation in. */
+			spin_unlock(&um->lock);
+			spin_lock(&um->lock);
+			runs = 0;
+		}
 		page = umirror_lookup(um, idx, last, write, &run);
 		if (page) {
 			folio = page_folio(page);
@@ -596,20 +673,20 @@ int umirror_pin_bvec(struct umirror *um, unsigned long uaddr, size_t len,
 					    umirror_unshare(um, uaddr);
 			if (ret)
 				goto err_unpin;
+			spin_lock(&um->lock);
+			runs = 0;
 			continue;
 		}
 		if (nr == max_bv) {
-			spin_unlock(&um->lock);
 			ret = -E2BIG;
-			goto err_unpin;
+			goto err_unlock;
 		}
 		npages = umirror_folio_run(um, idx, last, write, folio, page);
 		ret = try_grab_folio(folio, npages, FOLL_PIN);
-		if (!ret)
-			um->stats.pins += npages;
-		spin_unlock(&um->lock);
 		if (ret)
-			goto err_unpin;
+			goto err_unlock;
+		um->stats.pins += npages;
+		runs++;
 
 		bytes = min_t(size_t, len, (npages << PAGE_SHIFT) - offset);
 		bvec_set_page(&bv[nr++], page, bytes, offset);
@@ -617,9 +694,12 @@ int umirror_pin_bvec(struct umirror *um, unsigned long uaddr, size_t len,
 		uaddr += bytes;
 		len -= bytes;
 	}
+	spin_unlock(&um->lock);
 	*nr_bv = nr;
 	return 0;
 
+err_unlock:
+	spin_unlock(&um->lock);
 err_unpin:
 	umirror_unpin_bvec(bv, nr, false);
 	return ret;

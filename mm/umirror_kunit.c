@@ -342,6 +342,62 @@ static void umirror_test_pin_small_pages(struct kunit *test)
 	umirror_fini(&um);
 }
 
+/*
+ * Case 4, cache layout: the pfn cache is allocated a chunk (2 MiB of range
+ * with 4 KiB pages) at a time on first use, so a 1 GiB mirror costs a page
+ * of chunk pointers until then; a span across a chunk boundary, pinned in
+ * more runs than one lock hold takes, holds exactly the process's data.
+ */
+static void umirror_test_lazy_cache(struct kunit *test)
+{
+	const size_t chunk_span = PAGE_SIZE / sizeof(unsigned long) * PAGE_SIZE;
+	const size_t size = SZ_1G, span = 64 * PAGE_SIZE;
+	const size_t pointers = size / chunk_span * sizeof(unsigned long *);
+	unsigned long addr = map_anon(test, size, PROT_READ | PROT_WRITE);
+	unsigned long at = addr + chunk_span - span / 2;
+	unsigned long outstanding = pins_outstanding();
+	u8 *pattern = alloc_pattern(test, span, 3);
+	u8 *buf = kunit_vzalloc(test, span);
+	unsigned int nr_bv = span / PAGE_SIZE, nr, i;
+	struct bio_vec *bv = kunit_kcalloc(test, nr_bv, sizeof(*bv), GFP_KERNEL);
+	struct umirror_stats stats;
+	struct umirror um;
+
+	KUNIT_ASSERT_NOT_NULL(test, bv);
+	small_pages_only(test, at, span);
+	fill_user(test, at, pattern, span);
+	init_mirror(test, &um, addr, size, 0);
+	umirror_get_stats(&um, &stats);
+	KUNIT_EXPECT_EQ(test, stats.cache_bytes, pointers);
+
+	KUNIT_ASSERT_EQ(test, umirror_read(&um, buf, at, span), 0);
+	KUNIT_EXPECT_MEMEQ(test, buf, pattern, span);
+	umirror_get_stats(&um, &stats);
+	KUNIT_EXPECT_EQ(test, stats.cache_bytes, pointers + 2 * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, stats.pages_faulted, span >> PAGE_SHIFT);
+
+	KUNIT_ASSERT_EQ(test, umirror_pin_bvec(&um, at, span, false, bv, nr_bv,
+					       &nr), 0);
+	KUNIT_EXPECT_EQ(test, nr, nr_bv);
+	for (i = 0; i < nr; i++) {
+		u8 *kaddr = kmap_local_page(bv[i].bv_page);
+
+		KUNIT_EXPECT_MEMEQ(test, kaddr, pattern + i * PAGE_SIZE, PAGE_SIZE);
+		kunmap_local(kaddr);
+	}
+	KUNIT_EXPECT_EQ(test, pins_outstanding() - outstanding, nr_bv);
+	umirror_unpin_bvec(bv, nr, false);
+	KUNIT_EXPECT_EQ(test, pins_outstanding(), outstanding);
+
+	/* Unused chunks are skipped; the used ones lose exactly their pages. */
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr, size, MADV_DONTNEED), 0);
+	umirror_get_stats(&um, &stats);
+	KUNIT_EXPECT_EQ(test, stats.pages_invalidated, span >> PAGE_SHIFT);
+	KUNIT_ASSERT_EQ(test, umirror_read(&um, buf, at, span), 0);
+	KUNIT_EXPECT_PTR_EQ(test, memchr_inv(buf, 0, span), NULL);
+	umirror_fini(&um);
+}
+
 /* Case 5: what the mirror refuses, and with which errno. */
 static void umirror_test_refusals(struct kunit *test)
 {
@@ -578,6 +634,7 @@ static struct kunit_case umirror_test_cases[] = {
 	KUNIT_CASE(umirror_test_thp_pin),
 #endif
 	KUNIT_CASE(umirror_test_pin_small_pages),
+	KUNIT_CASE(umirror_test_lazy_cache),
 	KUNIT_CASE(umirror_test_refusals),
 	KUNIT_CASE(umirror_test_shared_file),
 	KUNIT_CASE_SLOW(umirror_test_concurrent_invalidation),

@@ -45,6 +45,17 @@ build_dir() {
 	echo "$CACHE/build-$BASE_ID-$1"
 }
 
+# A worktree of the pristine base, kept across runs for incremental builds.
+base_tree() {
+	local wt=$CACHE/base-tree
+	if [ "$(git -C "$wt" rev-parse HEAD 2>/dev/null)" != "$(git -C "$SRC" rev-parse base)" ]; then
+		git -C "$SRC" worktree remove --force "$wt" 2>/dev/null || rm -rf "$wt"
+		git -C "$SRC" worktree prune
+		git -C "$SRC" worktree add -q --detach "$wt" base
+	fi
+	echo "$wt"
+}
+
 # The name of a KUnit suite config: its file name, or for a .kunitconfig
 # its directory's name.
 kunit_name() {

@@ -24,6 +24,7 @@ struct bio_vec;
  * @invalidations: notifier invalidations that overlapped the range
  * @pages_invalidated: valid pages those invalidations cleared
  * @pins: pages pinned by umirror_pin_bvec()
+ * @cache_bytes: memory the pfn cache uses now
  */
 struct umirror_stats {
 	u64 faults;
@@ -31,6 +32,7 @@ struct umirror_stats {
 	u64 invalidations;
 	u64 pages_invalidated;
 	u64 pins;
+	u64 cache_bytes;
 };
 
 /**
@@ -41,10 +43,13 @@ struct umirror_stats {
  * @end: end of the range (exclusive)
  * @base: @start rounded down to a page
  * @flags: UMIRROR_* flags given to umirror_init()
- * @lock: protects @pfns and @stats, and orders them against @notifier's
+ * @lock: protects @chunks and @stats, and orders them against @notifier's
  *	sequence; a spinlock, so invalidation never sleeps
- * @pfns: one HMM pfn per page of [@base, @end); an entry is trusted only
- *	while HMM_PFN_VALID is set, under @lock
+ * @chunks: the pfn cache, one HMM pfn per page of [@base, @end) kept in
+ *	page-sized chunks allocated on first fault; a NULL chunk holds no
+ *	valid entry. An entry is trusted only while HMM_PFN_VALID is set,
+ *	under @lock
+ * @nr_chunks: entries in @chunks
  * @stats: counters, updated under @lock
  *
  * All fields are private to mm/umirror.c; use the functions below.
@@ -57,7 +62,8 @@ struct umirror {
 	unsigned long base;
 	unsigned int flags;
 	spinlock_t lock;	/* see @lock above */
-	unsigned long *pfns;
+	unsigned long **chunks;
+	unsigned long nr_chunks;
 	struct umirror_stats stats;
 };
 
