@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * READ_FIXED random reads with O_DIRECT from a block device, one buffer
+ * per queue slot, registered pinned (flags 0) or unpinned
+ * (IORING_RSRC_REGISTER_UNPINNED through IORING_REGISTER_BUFFERS2): the
+ * registration flag itself measured, with no sysctl. Modes are interleaved
+ * round by round, their order alternating. One JSON line per run.
+ *
+ *   iou-bench DEVICE ROUNDS MILLISECONDS
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <linux/fs.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef IORING_RSRC_REGISTER_UNPINNED
+#define IORING_RSRC_REGISTER_UNPINNED	(1U << 1)
+#endif
+
+static const char *const mode_name[] = { "pinned", "unpinned" };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void fail(const char *what, int err)
+{
+	fprintf(stderr, "iou-bench: %s: %s\n", what, strerror(err));
+	exit(1);
+}
+
+static void register_slots(struct io_uring *ring, char *buf, size_t bs,
+			   unsigned int qd, int unpinned)
+{
+	struct iovec iov[32];
+	struct io_uring_rsrc_register rr = {
+		.nr = qd,
+		.flags = unpinned ? IORING_RSRC_REGISTER_UNPINNED : 0,
+		.data = (uintptr_t)iov,
+	};
+	unsigned int i;
+
+	for (i = 0; i < qd; i++) {
+		iov[i].iov_base = buf + i * bs;
+		iov[i].iov_len = bs;
+	}
+	if (syscall(__NR_io_uring_register, ring->ring_fd,
+		    IORING_REGISTER_BUFFERS2, &rr, sizeof(rr)) < 0)
+		fail("register", errno);
+}
+
+static void queue_read(struct io_uring *ring, int fd, char *buf, size_t bs,
+		       unsigned int slot, uint64_t blocks)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	uint64_t block = (uint64_t)random() % blocks;
+
+	io_uring_prep_read_fixed(sqe, fd, buf + slot * bs, bs, block * bs, slot);
+	sqe->user_data = slot;
+}
+
+/* IOPS of @ms milliseconds of QD @qd reads of @bs bytes. */
+static double run(int fd, uint64_t dev_size, size_t bs, unsigned int qd,
+		  int unpinned, unsigned int ms)
+{
+	uint64_t blocks = dev_size / bs, done = 0, t0, end;
+	struct io_uring_cqe *cqe;
+	struct io_uring ring;
+	unsigned int i;
+	char *buf;
+	int ret;
+
+	buf = mmap(NULL, bs * qd, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (buf == MAP_FAILED)
+		fail("mmap", errno);
+	ret = io_uring_queue_init(qd, &ring, 0);
+	if (ret)
+		fail("io_uring_queue_init", -ret);
+	register_slots(&ring, buf, bs, qd, unpinned);
+	for (i = 0; i < qd; i++)
+		queue_read(&ring, fd, buf, bs, i, blocks);
+	t0 = now_ns();
+	end = t0 + ms * 1000000ULL;
+	for (;;) {
+		io_uring_submit(&ring);
+		ret = io_uring_wait_cqe(&ring, &cqe);
+		if (ret)
+			fail("wait", -ret);
+		if (cqe->res != (int)bs)
+			fail("read", cqe->res < 0 ? -cqe->res : EIO);
+		i = cqe->user_data;
+		io_uring_cqe_seen(&ring, cqe);
+		done++;
+		if (now_ns() >= end)
+			break;
+		queue_read(&ring, fd, buf, bs, i, blocks);
+	}
+	t0 = now_ns() - t0;
+	io_uring_queue_exit(&ring);
+	munmap(buf, bs * qd);
+	return done * 1e9 / t0;
+}
+
+int main(int argc, char **argv)
+{
+	static const size_t sizes[] = { 4096, 131072 };
+	static const unsigned int depths[] = { 1, 32 };
+	unsigned int rounds, ms, round, s, d, m;
+	uint64_t dev_size;
+	int fd;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: iou-bench DEVICE ROUNDS MILLISECONDS\n");
+		return 2;
+	}
+	rounds = atoi(argv[2]);
+	ms = atoi(argv[3]);
+	fd = open(argv[1], O_RDONLY | O_DIRECT);
+	if (fd < 0 || ioctl(fd, BLKGETSIZE64, &dev_size))
+		fail(argv[1], errno);
+	for (round = 1; round <= rounds; round++)
+		for (s = 0; s < 2; s++)
+			for (d = 0; d < 2; d++)
+				for (m = 0; m < 2; m++) {
+					int mode = (m + round) % 2;
+					double iops = run(fd, dev_size, sizes[s],
+							  depths[d], mode, ms);
+
+					printf("{\"bench\":\"iou-bench\",\"round\":%u,\"bs\":\"%zuk\","
+					       "\"qd\":%u,\"mode\":\"%s\",\"iops\":%.0f}\n",
+					       round, sizes[s] >> 10, depths[d],
+					       mode_name[mode], iops);
+					fflush(stdout);
+				}
+	return 0;
+}
