@@ -186,9 +186,11 @@ static ssize_t test_umirror_read(struct file *file, char __user *ubuf,
 
 static int test_umirror_open(struct inode *inode, struct file *file)
 {
-	file->private_data = kzalloc(sizeof(struct test_umirror_result),
-				     GFP_KERNEL);
-	return file->private_data ? 0 : -ENOMEM;
+	struct test_umirror_result *result;
+
+	result = kzalloc(sizeof(*result), GFP_KERNEL);
+	file->private_data = result;
+	return result ? 0 : -ENOMEM;
 }
 
 static int test_umirror_release(struct inode *inode, struct file *file)

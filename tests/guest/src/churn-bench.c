@@ -34,9 +34,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef IORING_RSRC_REGISTER_UNPINNED
-#define IORING_RSRC_REGISTER_UNPINNED	(1U << 1)
-#endif
+#include "bench.h"
+
+const char *bench_name = "churn-bench";
 
 #define BS		16384
 #define QD		8
@@ -53,20 +53,6 @@ struct churner {
 	atomic_int stop;
 	unsigned long ops;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static void fail(const char *what, int err)
-{
-	fprintf(stderr, "churn-bench: %s: %s\n", what, strerror(err));
-	exit(1);
-}
 
 static uint64_t pattern(uint64_t block, size_t word)
 {
@@ -124,11 +110,6 @@ static void run(int fd, uint64_t blocks, int unpinned, enum churn kind,
 	size_t len = QD * BS + CHURN_BYTES;
 	struct churner c = { .kind = kind };
 	struct iovec iov;
-	struct io_uring_rsrc_register rr = {
-		.nr = 1,
-		.flags = unpinned ? IORING_RSRC_REGISTER_UNPINNED : 0,
-		.data = (uintptr_t)&iov,
-	};
 	uint64_t done = 0, errors = 0, t0, end, block;
 	struct io_uring_cqe *cqe;
 	struct io_uring ring;
@@ -137,19 +118,14 @@ static void run(int fd, uint64_t blocks, int unpinned, enum churn kind,
 	char *buf;
 	int ret;
 
-	buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (buf == MAP_FAILED)
-		fail("mmap", errno);
+	buf = map_populated(len);
 	c.area = buf + QD * BS;
 	iov.iov_base = buf;
 	iov.iov_len = len;
 	ret = io_uring_queue_init(QD, &ring, 0);
 	if (ret)
 		fail("io_uring_queue_init", -ret);
-	if (syscall(__NR_io_uring_register, ring.ring_fd,
-		    IORING_REGISTER_BUFFERS2, &rr, sizeof(rr)) < 0)
-		fail("register", errno);
+	register_buffers(&ring, &iov, 1, unpinned);
 	if (kind != CHURN_NONE && pthread_create(&thread, NULL, churn_thread, &c))
 		fail("pthread_create", EAGAIN);
 	for (slot = 0; slot < QD; slot++)
@@ -230,9 +206,7 @@ int main(int argc, char **argv)
 	}
 	rounds = atoi(argv[2]);
 	ms = atoi(argv[3]);
-	fd = open(argv[1], O_RDONLY | O_DIRECT);
-	if (fd < 0 || ioctl(fd, BLKGETSIZE64, &dev_size))
-		fail(argv[1], errno);
+	fd = open_device(argv[1], &dev_size);
 	prepare(argv[1], dev_size / BS);
 	for (round = 1; round <= rounds; round++)
 		for (i = 0; i < n; i++) {

@@ -23,44 +23,23 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef IORING_RSRC_REGISTER_UNPINNED
-#define IORING_RSRC_REGISTER_UNPINNED	(1U << 1)
-#endif
+#include "bench.h"
+
+const char *bench_name = "iou-bench";
 
 static const char *const mode_name[] = { "pinned", "unpinned" };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static void fail(const char *what, int err)
-{
-	fprintf(stderr, "iou-bench: %s: %s\n", what, strerror(err));
-	exit(1);
-}
 
 static void register_slots(struct io_uring *ring, char *buf, size_t bs,
 			   unsigned int qd, int unpinned)
 {
 	struct iovec iov[32];
-	struct io_uring_rsrc_register rr = {
-		.nr = qd,
-		.flags = unpinned ? IORING_RSRC_REGISTER_UNPINNED : 0,
-		.data = (uintptr_t)iov,
-	};
 	unsigned int i;
 
 	for (i = 0; i < qd; i++) {
 		iov[i].iov_base = buf + i * bs;
 		iov[i].iov_len = bs;
 	}
-	if (syscall(__NR_io_uring_register, ring->ring_fd,
-		    IORING_REGISTER_BUFFERS2, &rr, sizeof(rr)) < 0)
-		fail("register", errno);
+	register_buffers(ring, iov, qd, unpinned);
 }
 
 static void queue_read(struct io_uring *ring, int fd, char *buf, size_t bs,
@@ -84,10 +63,7 @@ static double run(int fd, uint64_t dev_size, size_t bs, unsigned int qd,
 	char *buf;
 	int ret;
 
-	buf = mmap(NULL, bs * qd, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (buf == MAP_FAILED)
-		fail("mmap", errno);
+	buf = map_populated(bs * qd);
 	ret = io_uring_queue_init(qd, &ring, 0);
 	if (ret)
 		fail("io_uring_queue_init", -ret);
@@ -130,9 +106,7 @@ int main(int argc, char **argv)
 	}
 	rounds = atoi(argv[2]);
 	ms = atoi(argv[3]);
-	fd = open(argv[1], O_RDONLY | O_DIRECT);
-	if (fd < 0 || ioctl(fd, BLKGETSIZE64, &dev_size))
-		fail(argv[1], errno);
+	fd = open_device(argv[1], &dev_size);
 	for (round = 1; round <= rounds; round++)
 		for (s = 0; s < 2; s++)
 			for (d = 0; d < 2; d++)

@@ -18,6 +18,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "bench.h"
+
+const char *bench_name = "prim-bench";
+
 #define RUN_FILE	"/sys/kernel/debug/test_umirror/run"
 #define THP_SIZE	(2UL << 20)
 
@@ -44,12 +48,6 @@ static const struct pair pairs[] = {
 	{ "pin_user_pages_fast", "umirror_pin_bvec", 65536, 1000, 1 },
 	{ "pin_user_pages_fast", "umirror_pin_bvec", 1 << 20, 1000, 1 },
 };
-
-static void fail(const char *what, int err)
-{
-	fprintf(stderr, "prim-bench: %s: %s\n", what, strerror(err));
-	exit(1);
-}
 
 /* THP_SIZE of memory, THP-aligned, backed by one THP or by small pages. */
 static char *map_pages(int thp)

@@ -22,40 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef IORING_RSRC_REGISTER_UNPINNED
-#define IORING_RSRC_REGISTER_UNPINNED	(1U << 1)
-#endif
+#include "bench.h"
+
+const char *bench_name = "reg-bench";
 
 static const char *const mode_name[] = { "pinned", "unpinned" };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static void fail(const char *what, int err)
-{
-	fprintf(stderr, "reg-bench: %s: %s\n", what, strerror(err));
-	exit(1);
-}
-
-static int register_buf(struct io_uring *ring, void *buf, size_t len, int mode)
-{
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct io_uring_rsrc_register rr = {
-		.nr = 1,
-		.flags = mode ? IORING_RSRC_REGISTER_UNPINNED : 0,
-		.data = (uintptr_t)&iov,
-	};
-
-	if (syscall(__NR_io_uring_register, ring->ring_fd,
-		    IORING_REGISTER_BUFFERS2, &rr, sizeof(rr)) < 0)
-		return -errno;
-	return 0;
-}
 
 /* Time of the first READ_FIXED of 4 KiB from /dev/zero into @buf. */
 static uint64_t first_read_ns(struct io_uring *ring, int fd, void *buf)
@@ -87,20 +58,16 @@ int main(int argc, char **argv)
 		fail("setup", ret ? -ret : errno);
 	for (i = 2; i < argc; i++) {
 		size_t len = strtoull(argv[i], NULL, 0) << 20;
-		void *buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		void *buf = map_populated(len);
 
-		if (buf == MAP_FAILED)
-			fail("mmap", errno);
 		for (round = 1; round <= rounds; round++) {
 			for (m = 0; m < 2; m++) {
+				struct iovec iov = { .iov_base = buf, .iov_len = len };
 				uint64_t t0, reg, first;
 
 				mode = (m + round) % 2;
 				t0 = now_ns();
-				ret = register_buf(&ring, buf, len, mode);
-				if (ret)
-					fail("register", -ret);
+				register_buffers(&ring, &iov, 1, mode);
 				reg = now_ns() - t0;
 				first = first_read_ns(&ring, zero, buf);
 				t0 = now_ns();

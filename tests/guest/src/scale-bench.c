@@ -29,42 +29,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef IORING_RSRC_REGISTER_UNPINNED
-#define IORING_RSRC_REGISTER_UNPINNED	(1U << 1)
-#endif
+#include "bench.h"
+
+const char *bench_name = "scale-bench";
 
 #define PAGE		4096UL
 #define MAX_BUFS	16384
 #define OPS		200
 #define FORKS		10
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static void fail(const char *what, int err)
-{
-	fprintf(stderr, "scale-bench: %s: %s\n", what, strerror(err));
-	exit(1);
-}
-
-static void register_bufs(struct io_uring *ring, struct iovec *iov,
-			  unsigned int nr, int unpinned)
-{
-	struct io_uring_rsrc_register rr = {
-		.nr = nr,
-		.flags = unpinned ? IORING_RSRC_REGISTER_UNPINNED : 0,
-		.data = (uintptr_t)iov,
-	};
-
-	if (syscall(__NR_io_uring_register, ring->ring_fd,
-		    IORING_REGISTER_BUFFERS2, &rr, sizeof(rr)) < 0)
-		fail("register", errno);
-}
 
 /* ns per munmap of a fresh 64 KiB mapping, and per mprotect of one. */
 static void unrelated_ops(double *munmap_ns, double *mprotect_ns)
@@ -74,10 +46,7 @@ static void unrelated_ops(double *munmap_ns, double *mprotect_ns)
 	char *p;
 
 	for (i = 0; i < OPS; i++) {
-		p = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-		if (p == MAP_FAILED)
-			fail("mmap", errno);
+		p = map_populated(16 * PAGE);
 		t0 = now_ns();
 		mprotect(p, 16 * PAGE, PROT_READ);
 		t_mprotect += now_ns() - t0;
@@ -116,7 +85,7 @@ static void scale_run(unsigned int round, unsigned int nr, struct iovec *iov)
 	if (ret)
 		fail("io_uring_queue_init", -ret);
 	if (nr)
-		register_bufs(&ring, iov, nr, 1);
+		register_buffers(&ring, iov, nr, 1);
 	unrelated_ops(&munmap_ns, &mprotect_ns);
 	fork_cost = fork_ns();
 	io_uring_queue_exit(&ring);
@@ -176,17 +145,14 @@ static void memory_run(unsigned int round, int unpinned)
 	char *buf;
 	int ret;
 
-	buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (buf == MAP_FAILED)
-		fail("mmap", errno);
+	buf = map_populated(len);
 	ret = io_uring_queue_init(4, &ring, 0);
 	if (ret)
 		fail("io_uring_queue_init", -ret);
 	iov.iov_base = buf;
 	iov.iov_len = len;
 	before = kernel_kib();
-	register_bufs(&ring, &iov, 1, unpinned);
+	register_buffers(&ring, &iov, 1, unpinned);
 	registered = kernel_kib() - before;
 	if (unpinned) {
 		use_all(&ring, buf, len);
@@ -213,11 +179,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	rounds = atoi(argv[1]);
-	pages = mmap(NULL, MAX_BUFS * PAGE, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	pages = map_populated(MAX_BUFS * PAGE);
 	iov = calloc(MAX_BUFS, sizeof(*iov));
-	if (pages == MAP_FAILED || !iov)
-		fail("setup", ENOMEM);
+	if (!iov)
+		fail("calloc", ENOMEM);
 	for (i = 0; i < MAX_BUFS; i++) {
 		iov[i].iov_base = pages + i * PAGE;
 		iov[i].iov_len = PAGE;
