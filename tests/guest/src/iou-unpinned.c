@@ -641,6 +641,105 @@ static void test_move_pages(enum mode mode)
 	close(fd);
 }
 
+/* Write @text to a /proc or /sys file; 0 or -1. */
+static int write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -1;
+	if (fputs(text, f) < 0) {
+		fclose(f);
+		return -1;
+	}
+	return fclose(f) ? -1 : 0;
+}
+
+/* The page frame behind @addr, from /proc/self/pagemap (root sees PFNs). */
+static unsigned long pfn_of(int pagemap, const void *addr)
+{
+	uint64_t entry;
+
+	if (pread(pagemap, &entry, sizeof(entry),
+		  (uintptr_t)addr / page_size * sizeof(entry)) != sizeof(entry))
+		die("pagemap");
+	return entry & (1ULL << 63) ? entry & ((1ULL << 55) - 1) : 0;
+}
+
+/* MemFree of /proc/meminfo, bytes. */
+static size_t mem_free(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	size_t kib = 0;
+
+	if (!f)
+		die("/proc/meminfo");
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemFree: %zu kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib << 10;
+}
+
+/*
+ * Full compaction (vm.compact_memory) moves the movable pages low in a
+ * zone to free pages high in it: the pages of an idle unpinned buffer
+ * among them, and none of a pinned one, whose raised refcount makes
+ * compaction skip it. A filler takes most free memory while the buffer
+ * is faulted, so that the buffer lies low, and is freed before compacting.
+ */
+static void test_compaction(enum mode mode)
+{
+	const unsigned long n = 8192;
+	size_t size = n * page_size;
+	unsigned char *buf = map_anon(size, PROT_READ | PROT_WRITE);
+	int fd = pattern_file("/tmp", size, 5);
+	int pagemap = open("/proc/self/pagemap", O_RDONLY);
+	unsigned long *before = calloc(n, sizeof(*before));
+	size_t filler_size = mem_free() / 10 * 8;
+	unsigned long i, moved = 0;
+	struct io_uring ring;
+	void *filler;
+	long ret;
+
+	if (pagemap < 0 || !before)
+		die("pagemap");
+	filler = mmap(NULL, filler_size, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (filler == MAP_FAILED)
+		die("filler");
+	if (madvise(buf, size, MADV_NOHUGEPAGE))
+		die("madvise");
+	memset(buf, 1, size);
+	munmap(filler, filler_size);
+	ring_init(&ring, 0);
+	if (register_buf(&ring, buf, size, mode))
+		die("register");
+	rw_fixed(&ring, false, fd, buf, size, 0, 0, 0);
+	for (i = 0; i < n; i++)
+		before[i] = pfn_of(pagemap, buf + i * page_size);
+	if (write_file("/proc/sys/vm/compact_memory", "1"))
+		die("compact_memory");
+	for (i = 0; i < n; i++)
+		moved += pfn_of(pagemap, buf + i * page_size) != before[i];
+	if (mode == UNPINNED) {
+		tap(moved > 0, "unpinned: compaction moved %lu of %lu idle buffer pages",
+		    moved, n);
+		ret = rw_fixed(&ring, false, fd, buf, size, 0, 0, 0);
+		tap(ret == (long)size && same(buf, size, 5),
+		    "unpinned: I/O after compaction sees the moved pages");
+	} else {
+		tap(moved == 0, "pinned: compaction moved %lu of %lu (pinned pages stay)",
+		    moved, n);
+	}
+	io_uring_queue_exit(&ring);
+	free(before);
+	close(pagemap);
+	munmap(buf, size);
+	close(fd);
+}
+
 /*
  * RLIMIT_MEMLOCK: an unprivileged process with a 64 KiB limit registers
  * 1 GiB unpinned, without faulting it; pinning 1 MiB is refused.
@@ -940,8 +1039,7 @@ static void test_tables(void)
 	tap(!ret && (p.features & IORING_FEAT_UNPINNED_BUFFERS),
 	    "IORING_FEAT_UNPINNED_BUFFERS is advertised");
 	io_uring_queue_exit(&ring);
-	f = fopen("/proc/sys/kernel/io_uring_unpinned_buffers", "w");
-	if (!f || fputs("1", f) < 0 || fclose(f))
+	if (write_file("/proc/sys/kernel/io_uring_unpinned_buffers", "1"))
 		die("kernel.io_uring_unpinned_buffers");
 	ring_init(&ring, 0);
 	ret = io_uring_register_buffers(&ring, iov, 1);
@@ -950,8 +1048,7 @@ static void test_tables(void)
 	tap(!ret && ra == (int)size && same(a, size, 13),
 	    "sysctl 1: plain IORING_REGISTER_BUFFERS registers unpinned");
 	io_uring_queue_exit(&ring);
-	f = fopen("/proc/sys/kernel/io_uring_unpinned_buffers", "w");
-	if (!f || fputs("0", f) < 0 || fclose(f))
+	if (write_file("/proc/sys/kernel/io_uring_unpinned_buffers", "0"))
 		die("kernel.io_uring_unpinned_buffers");
 
 	munmap(a, size);
@@ -1120,6 +1217,9 @@ int main(int argc, char **argv)
 	test_move_pages(PINNED);
 	test_move_pages(UNPINNED);
 	check_pins_balanced("move_pages");
+	test_compaction(PINNED);
+	test_compaction(UNPINNED);
+	check_pins_balanced("compaction");
 	test_memlock();
 	test_bad_registration();
 	test_bad_flags();
