@@ -1165,12 +1165,21 @@ int io_sqe_buffers_register(struct io_ring_ctx *ctx, void __user *arg,
 	return ret;
 }
 
+static void io_imu_pins_drop_spare(struct io_imu_pins *pins)
+{
+	kvfree(pins->spare);
+	pins->spare = NULL;
+	pins->spare_nr = 0;
+}
+
 /**
  * io_imu_pins_release() - drop the pages a request holds of an unpinned buffer
  * @pins: what io_import_fixed() pinned; may hold nothing
  *
  * Call once the I/O can no longer touch the pages. Pages the I/O may have
- * written are dirtied, so a file mapping writes them back. May sleep.
+ * written are dirtied, so a file mapping writes them back. A spare bvec
+ * array is kept for the next import unless it is larger than
+ * IO_IMU_PINS_SPARE_MAX. May sleep.
  */
 void io_imu_pins_release(struct io_imu_pins *pins)
 {
@@ -1179,6 +1188,8 @@ void io_imu_pins_release(struct io_imu_pins *pins)
 	umirror_unpin_bvec(pins->bvec, pins->nr, pins->dirty);
 	pins->bvec = NULL;
 	pins->nr = 0;
+	if (pins->spare_nr > IO_IMU_PINS_SPARE_MAX)
+		io_imu_pins_drop_spare(pins);
 }
 
 /**
@@ -1190,9 +1201,7 @@ void io_imu_pins_release(struct io_imu_pins *pins)
 void io_imu_pins_free(struct io_imu_pins *pins)
 {
 	io_imu_pins_release(pins);
-	kvfree(pins->spare);
-	pins->spare = NULL;
-	pins->spare_nr = 0;
+	io_imu_pins_drop_spare(pins);
 }
 
 /*
@@ -1212,8 +1221,7 @@ static int io_import_unpinned(int ddir, struct iov_iter *iter,
 	/* A retried import replaces what the last attempt pinned. */
 	io_imu_pins_release(pins);
 	if (max_bv > IO_IMU_PINS_INLINE && max_bv > pins->spare_nr) {
-		kvfree(pins->spare);
-		pins->spare_nr = 0;
+		io_imu_pins_drop_spare(pins);
 		pins->spare = kvmalloc_array(max_bv, sizeof(*bvec),
 					     GFP_KERNEL_ACCOUNT);
 		if (!pins->spare)

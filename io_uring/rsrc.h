@@ -53,6 +53,8 @@ struct io_mapped_ubuf {
 };
 
 #define IO_IMU_PINS_INLINE	8
+/* Largest bvec array kept across requests: spans up to 1 MiB of 4K pages. */
+#define IO_IMU_PINS_SPARE_MAX	256
 
 /*
  * The pages one request holds of an unpinned registered buffer: pinned at
@@ -60,7 +62,8 @@ struct io_mapped_ubuf {
  * when nothing is held, else @inline_bvec or @spare. @spare, an array of
  * @spare_nr bvecs for spans past IO_IMU_PINS_INLINE pages, outlives the
  * pins so that a recycled holder imports again without allocating; it is
- * freed by io_imu_pins_free().
+ * freed by io_imu_pins_free(), or on release if larger than
+ * IO_IMU_PINS_SPARE_MAX, so idle holders keep little memory.
  */
 struct io_imu_pins {
 	struct bio_vec	*bvec;

@@ -6,7 +6,9 @@
  * registration flag itself measured, with no sysctl. Modes are interleaved
  * round by round, their order alternating. One JSON line per run.
  *
- *   iou-bench DEVICE ROUNDS MILLISECONDS
+ *   iou-bench DEVICE ROUNDS MILLISECONDS [KIB QD MODE]
+ *
+ * With KIB, QD and MODE (pinned or unpinned) only that run, for profiling.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -92,34 +94,48 @@ static double run(int fd, uint64_t dev_size, size_t bs, unsigned int qd,
 	return done * 1e9 / t0;
 }
 
+static void report(unsigned int round, size_t bs, unsigned int qd, int mode,
+		   double iops)
+{
+	printf("{\"bench\":\"iou-bench\",\"round\":%u,\"bs\":\"%zuk\","
+	       "\"qd\":%u,\"mode\":\"%s\",\"iops\":%.0f}\n",
+	       round, bs >> 10, qd, mode_name[mode], iops);
+	fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
 	static const size_t sizes[] = { 4096, 131072 };
 	static const unsigned int depths[] = { 1, 32 };
 	unsigned int rounds, ms, round, s, d, m;
 	uint64_t dev_size;
-	int fd;
+	int fd, mode;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: iou-bench DEVICE ROUNDS MILLISECONDS\n");
+	if (argc != 4 && argc != 7) {
+		fprintf(stderr, "usage: iou-bench DEVICE ROUNDS MILLISECONDS [KIB QD MODE]\n");
 		return 2;
 	}
 	rounds = atoi(argv[2]);
 	ms = atoi(argv[3]);
 	fd = open_device(argv[1], &dev_size);
+	if (argc == 7) {
+		size_t bs = strtoul(argv[4], NULL, 0) << 10;
+		unsigned int qd = atoi(argv[5]);
+
+		mode = !strcmp(argv[6], "unpinned");
+		if (!bs || !qd || qd > 32 || (!mode && strcmp(argv[6], "pinned")))
+			fail("KIB QD MODE", EINVAL);
+		for (round = 1; round <= rounds; round++)
+			report(round, bs, qd, mode, run(fd, dev_size, bs, qd, mode, ms));
+		return 0;
+	}
 	for (round = 1; round <= rounds; round++)
 		for (s = 0; s < 2; s++)
 			for (d = 0; d < 2; d++)
 				for (m = 0; m < 2; m++) {
-					int mode = (m + round) % 2;
-					double iops = run(fd, dev_size, sizes[s],
-							  depths[d], mode, ms);
-
-					printf("{\"bench\":\"iou-bench\",\"round\":%u,\"bs\":\"%zuk\","
-					       "\"qd\":%u,\"mode\":\"%s\",\"iops\":%.0f}\n",
-					       round, sizes[s] >> 10, depths[d],
-					       mode_name[mode], iops);
-					fflush(stdout);
+					mode = (m + round) % 2;
+					report(round, sizes[s], depths[d], mode,
+					       run(fd, dev_size, sizes[s], depths[d], mode, ms));
 				}
 	return 0;
 }
