@@ -37,6 +37,24 @@ static inline void fail(const char *what, int err)
 	exit(1);
 }
 
+/* Submit what is queued, wait for one completion of @res bytes: its user_data. */
+static inline uint64_t submit_and_reap(struct io_uring *ring, int res)
+{
+	struct io_uring_cqe *cqe;
+	uint64_t data;
+	int ret;
+
+	io_uring_submit(ring);
+	ret = io_uring_wait_cqe(ring, &cqe);
+	if (ret)
+		fail("wait", -ret);
+	if (cqe->res != res)
+		fail("read", cqe->res < 0 ? -cqe->res : EIO);
+	data = cqe->user_data;
+	io_uring_cqe_seen(ring, cqe);
+	return data;
+}
+
 /* @len bytes of private anonymous memory, faulted in. */
 static inline void *map_populated(size_t len)
 {

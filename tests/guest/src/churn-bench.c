@@ -110,8 +110,7 @@ static void run(int fd, uint64_t blocks, int unpinned, enum churn kind,
 	size_t len = QD * BS + CHURN_BYTES;
 	struct churner c = { .kind = kind };
 	struct iovec iov;
-	uint64_t done = 0, errors = 0, t0, end, block;
-	struct io_uring_cqe *cqe;
+	uint64_t done = 0, errors = 0, t0, end, block, data;
 	struct io_uring ring;
 	pthread_t thread;
 	unsigned int slot;
@@ -133,15 +132,9 @@ static void run(int fd, uint64_t blocks, int unpinned, enum churn kind,
 	t0 = now_ns();
 	end = t0 + ms * 1000000ULL;
 	for (;;) {
-		io_uring_submit(&ring);
-		ret = io_uring_wait_cqe(&ring, &cqe);
-		if (ret)
-			fail("wait", -ret);
-		if (cqe->res != BS)
-			fail("read", cqe->res < 0 ? -cqe->res : EIO);
-		slot = cqe->user_data & 0xff;
-		block = cqe->user_data >> 8;
-		io_uring_cqe_seen(&ring, cqe);
+		data = submit_and_reap(&ring, BS);
+		slot = data & 0xff;
+		block = data >> 8;
 		errors += !block_ok((uint64_t *)(buf + slot * BS), block);
 		done++;
 		if (now_ns() >= end)

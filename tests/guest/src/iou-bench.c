@@ -59,7 +59,6 @@ static double run(int fd, uint64_t dev_size, size_t bs, unsigned int qd,
 		  int unpinned, unsigned int ms)
 {
 	uint64_t blocks = dev_size / bs, done = 0, t0, end;
-	struct io_uring_cqe *cqe;
 	struct io_uring ring;
 	unsigned int i;
 	char *buf;
@@ -75,14 +74,7 @@ static double run(int fd, uint64_t dev_size, size_t bs, unsigned int qd,
 	t0 = now_ns();
 	end = t0 + ms * 1000000ULL;
 	for (;;) {
-		io_uring_submit(&ring);
-		ret = io_uring_wait_cqe(&ring, &cqe);
-		if (ret)
-			fail("wait", -ret);
-		if (cqe->res != (int)bs)
-			fail("read", cqe->res < 0 ? -cqe->res : EIO);
-		i = cqe->user_data;
-		io_uring_cqe_seen(&ring, cqe);
+		i = submit_and_reap(&ring, bs);
 		done++;
 		if (now_ns() >= end)
 			break;

@@ -298,16 +298,18 @@ static void check_pins_balanced(const char *after)
 	    after, acq, rel);
 }
 
-static long rss_kib(void)
+/* The "FIELD: N kB" line of a /proc file, in KiB. */
+static long proc_kib(const char *path, const char *field)
 {
-	char line[256];
+	char line[256], fmt[64];
 	long kib = -1;
-	FILE *f = fopen("/proc/self/status", "r");
+	FILE *f = fopen(path, "r");
 
 	if (!f)
-		die("/proc/self/status");
+		die(path);
+	snprintf(fmt, sizeof(fmt), "%s: %%ld kB", field);
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+		if (sscanf(line, fmt, &kib) == 1)
 			break;
 	fclose(f);
 	return kib;
@@ -666,22 +668,6 @@ static unsigned long pfn_of(int pagemap, const void *addr)
 	return entry & (1ULL << 63) ? entry & ((1ULL << 55) - 1) : 0;
 }
 
-/* MemFree of /proc/meminfo, bytes. */
-static size_t mem_free(void)
-{
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[128];
-	size_t kib = 0;
-
-	if (!f)
-		die("/proc/meminfo");
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemFree: %zu kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib << 10;
-}
-
 /*
  * Full compaction (vm.compact_memory) moves the movable pages low in a
  * zone to free pages high in it: the pages of an idle unpinned buffer
@@ -697,7 +683,7 @@ static void test_compaction(enum mode mode)
 	int fd = pattern_file("/tmp", size, 5);
 	int pagemap = open("/proc/self/pagemap", O_RDONLY);
 	unsigned long *before = calloc(n, sizeof(*before));
-	size_t filler_size = mem_free() / 10 * 8;
+	size_t filler_size = (size_t)proc_kib("/proc/meminfo", "MemFree") * 1024 / 10 * 8;
 	unsigned long i, moved = 0;
 	struct io_uring ring;
 	void *filler;
@@ -768,11 +754,11 @@ static void test_memlock(void)
 		small = map_anon(1 << 20, PROT_READ | PROT_WRITE);
 		memset(small, 1, 1 << 20);
 		ring_init(&ring, 0);
-		rss0 = rss_kib();
+		rss0 = proc_kib("/proc/self/status", "VmRSS");
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		ret = register_buf(&ring, big, gib, UNPINNED);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		rss1 = rss_kib();
+		rss1 = proc_kib("/proc/self/status", "VmRSS");
 		printf("# unpinned 1 GiB registration: %d in %.3f ms, RSS %ld -> %ld KiB\n",
 		       ret, (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6,
 		       rss0, rss1);
