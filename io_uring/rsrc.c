@@ -1254,7 +1254,8 @@ static int io_import_unpinned(int ddir, struct iov_iter *iter,
  *
  * Return: 0, or -EFAULT if the part is not inside @imu or (unpinned) not
  * mapped as the I/O needs it now; unpinned imports may also fail with
- * -ENOMEM, -EINTR or -EBUSY.
+ * -ENOMEM, -EINTR, -ESRCH (the registering process has exited) or
+ * -EOPNOTSUPP (fsdax).
  */
 int io_import_fixed(int ddir, struct iov_iter *iter,
 			   struct io_mapped_ubuf *imu,

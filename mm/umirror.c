@@ -14,34 +14,56 @@
  *
  * 1. An entry becomes valid only in umirror_fault_pages(), under
  *    &umirror.lock, after mmu_interval_read_retry() confirmed that no
- *    invalidation ran since the mmu_interval_read_begin() that preceded
- *    hmm_range_fault().
- * 2. umirror_invalidate() takes &umirror.lock, bumps the notifier sequence
- *    and clears exactly the entries of the invalidated subrange. It never
- *    sleeps, so it serves non-blockable invalidations too, and it never
- *    waits for I/O: a transient pin is what keeps a page alive during DMA.
+ *    invalidation of the faulted pages ran since the
+ *    mmu_interval_read_begin() that preceded hmm_range_fault(). The
+ *    sequence checked is that of a notifier covering only those pages (a
+ *    fault window, inserted for the fault), so that an invalidation
+ *    elsewhere in a large mirror never fails or repeats a fault.
+ * 2. The invalidate callbacks of the mirror and of a fault window take
+ *    &umirror.lock, bump their notifier's sequence and clear exactly the
+ *    entries of the invalidated subrange. Both clear, so entries published
+ *    between the two callbacks of one invalidation are cleared by the
+ *    second. They never sleep, so they serve non-blockable invalidations
+ *    too, and they never wait for I/O: a transient pin is what keeps a
+ *    page alive during DMA.
  * 3. A page is touched (copied, or pinned) only under &umirror.lock while
  *    its entry is valid. Each lock hold copies at most one page, or pins at
  *    most UMIRROR_PIN_RUNS folio runs (a pin is one atomic add per run), so
  *    an invalidation waits for at most one page copy or a few pins.
  *
- * &umirror.lock is a leaf lock: nothing that may sleep or allocate runs
- * under it. mmu_interval_read_begin() may sleep until an invalidation ends
- * and is never called with the lock held. Notifiers run from reclaim, so
- * lockdep is taught at init that reclaim may take the lock.
+ * While &umirror.lock is held and an entry is valid, the page table entry
+ * it was made from has not changed: every change of a present PTE that
+ * matters here (zap, migration, swap-out, fork's write-protect, KSM,
+ * mkclean, split) calls the notifiers first, and so waits for the lock.
+ * The lock therefore plays the part of GUP-fast's re-read of the PTE after
+ * grabbing the folio, and PageAnonExclusive() read under it is stable, as
+ * folio_try_share_anon_rmap_pte() is only called after such a notifier.
+ *
+ * Nothing that may sleep or allocate runs under &umirror.lock. Marking a
+ * folio accessed or dirty under it takes what follow_page_pte() takes under
+ * the page table lock for FOLL_TOUCH: the LRU batch and LRU locks, and for
+ * an anon or shmem folio's ->dirty_folio() no lock at all.
+ * mmu_interval_read_begin() may sleep until an invalidation ends and is
+ * never called with the lock held. Notifiers run from reclaim, so lockdep
+ * is taught at init that reclaim may take the lock.
  */
 
+#include <linux/backing-dev.h>
 #include <linux/bvec.h>
+#include <linux/cacheinfo.h>
 #include <linux/export.h>
 #include <linux/highmem.h>
 #include <linux/hmm.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/secretmem.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 #include <linux/umirror.h>
+#include <linux/userfaultfd_k.h>
 
 #include "internal.h"
 
@@ -51,6 +73,8 @@
 #define UMIRROR_CHUNK_ENTRIES	(PAGE_SIZE / sizeof(unsigned long))
 /* Folio runs umirror_pin_bvec() pins per lock hold. */
 #define UMIRROR_PIN_RUNS	32
+/* Pages in one bvec at most: bv_len is an unsigned int. */
+#define UMIRROR_RUN_PAGES_MAX	(UINT_MAX >> PAGE_SHIFT)
 
 static unsigned long *umirror_chunk(struct umirror *um, unsigned long idx)
 {
@@ -66,33 +90,44 @@ static unsigned long umirror_pfn(struct umirror *um, unsigned long idx)
 	return chunk ? chunk[idx % UMIRROR_CHUNK_ENTRIES] : 0;
 }
 
+/* Clear the entries of [start, end) (mm addresses); rule 2. */
+static unsigned long umirror_clear(struct umirror *um, unsigned long start,
+				   unsigned long end)
+{
+	unsigned long first, last, i, cleared = 0;
+	unsigned long *chunk;
+
+	lockdep_assert_held(&um->lock);
+	start = max(start, um->base);
+	end = min(end, um->base + (um->nr_pages << PAGE_SHIFT));
+	if (start >= end)
+		return 0;
+	first = (start - um->base) >> PAGE_SHIFT;
+	last = (end - 1 - um->base) >> PAGE_SHIFT;
+	for (i = first; i <= last; i++) {
+		chunk = umirror_chunk(um, i);
+		if (!chunk) {
+			/* Never faulted: on to the next chunk. */
+			i |= UMIRROR_CHUNK_ENTRIES - 1;
+			continue;
+		}
+		if (chunk[i % UMIRROR_CHUNK_ENTRIES] & HMM_PFN_VALID)
+			cleared++;
+		chunk[i % UMIRROR_CHUNK_ENTRIES] = 0;
+	}
+	return cleared;
+}
+
 static bool umirror_invalidate(struct mmu_interval_notifier *mni,
 			       const struct mmu_notifier_range *range,
 			       unsigned long cur_seq)
 {
 	struct umirror *um = container_of(mni, struct umirror, notifier);
-	unsigned long start = max(range->start, um->base);
-	unsigned long end = min(range->end, PAGE_ALIGN(um->end));
-	unsigned long first, last, i, cleared = 0;
-	unsigned long *chunk;
+	unsigned long cleared;
 
 	spin_lock(&um->lock);
 	mmu_interval_set_seq(mni, cur_seq);
-	if (start < end) {
-		first = (start - um->base) >> PAGE_SHIFT;
-		last = (end - 1 - um->base) >> PAGE_SHIFT;
-		for (i = first; i <= last; i++) {
-			chunk = umirror_chunk(um, i);
-			if (!chunk) {
-				/* Never faulted: on to the next chunk. */
-				i |= UMIRROR_CHUNK_ENTRIES - 1;
-				continue;
-			}
-			if (chunk[i % UMIRROR_CHUNK_ENTRIES] & HMM_PFN_VALID)
-				cleared++;
-			chunk[i % UMIRROR_CHUNK_ENTRIES] = 0;
-		}
-	}
+	cleared = umirror_clear(um, range->start, range->end);
 	um->stats.invalidations++;
 	um->stats.pages_invalidated += cleared;
 	spin_unlock(&um->lock);
@@ -101,6 +136,34 @@ static bool umirror_invalidate(struct mmu_interval_notifier *mni,
 
 static const struct mmu_interval_notifier_ops umirror_notifier_ops = {
 	.invalidate = umirror_invalidate,
+};
+
+/*
+ * A notifier over the pages of one fault, for as long as the fault runs:
+ * its sequence moves only when those pages are invalidated (rule 1).
+ */
+struct umirror_window {
+	struct mmu_interval_notifier notifier;
+	struct umirror *um;
+};
+
+static bool umirror_window_invalidate(struct mmu_interval_notifier *mni,
+				      const struct mmu_notifier_range *range,
+				      unsigned long cur_seq)
+{
+	struct umirror_window *win = container_of(mni, struct umirror_window,
+						  notifier);
+	struct umirror *um = win->um;
+
+	spin_lock(&um->lock);
+	mmu_interval_set_seq(mni, cur_seq);
+	umirror_clear(um, range->start, range->end);
+	spin_unlock(&um->lock);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops umirror_window_ops = {
+	.invalidate = umirror_window_invalidate,
 };
 
 /**
@@ -115,32 +178,55 @@ static const struct mmu_interval_notifier_ops umirror_notifier_ops = {
  * Costs one pointer per 2 MiB of range (with 4 KiB pages) until then. May
  * sleep; the first mirror of an mm registers its notifier subscription.
  *
+ * @uaddr may carry an address tag (arm64 TBI, x86 LAM): the mirror covers
+ * the untagged range, as pin_user_pages() untags with
+ * untagged_addr_remote(), and later accesses name addresses the way @uaddr
+ * does, tag included.
+ *
  * Return: 0, -EINVAL for unknown flags, a zero length or a range that wraps
- * or leaves the mm's address space, or -ENOMEM.
+ * or leaves the mm's address space, -EOPNOTSUPP on a CPU whose data cache
+ * is virtually aliased, -EINTR on a fatal signal, or -ENOMEM.
  */
 int umirror_init(struct umirror *um, struct mm_struct *mm, unsigned long uaddr,
 		 size_t len, unsigned int flags)
 {
-	unsigned long end, npages;
+	unsigned long start, end, npages;
 	int ret;
 
 	might_sleep();
+	/*
+	 * GUP flushes the user's alias of each page it returns on such caches
+	 * (flush_anon_page() in __get_user_pages()); that needs the VMA, which
+	 * an access through the cache does not have.
+	 */
+	if (cpu_dcache_is_aliasing())
+		return -EOPNOTSUPP;
 	if (flags & ~UMIRROR_FLAGS)
 		return -EINVAL;
-	if (!len || check_add_overflow(uaddr, len, &end) || end > mm->task_size)
+	if (!len || check_add_overflow(uaddr, len, &end))
+		return -EINVAL;
+	/* x86's untagged_addr_remote() reads the mm's LAM mask under the lock. */
+	ret = mmap_read_lock_killable(mm);
+	if (ret)
+		return ret;
+	start = untagged_addr_remote(mm, uaddr);
+	mmap_read_unlock(mm);
+	if (check_add_overflow(start, len, &end) || end > mm->task_size)
 		return -EINVAL;
 
 	um->mm = mm;
 	um->start = uaddr;
-	um->end = end;
-	um->base = uaddr & PAGE_MASK;
+	um->end = uaddr + len;
+	um->base = start & PAGE_MASK;
 	um->flags = flags;
 	spin_lock_init(&um->lock);
 	memset(&um->stats, 0, sizeof(um->stats));
 	npages = DIV_ROUND_UP(end - um->base, PAGE_SIZE);
+	um->nr_pages = npages;
 	um->nr_chunks = DIV_ROUND_UP(npages, UMIRROR_CHUNK_ENTRIES);
+	/* Near the top of a 57-bit address space this exceeds kvmalloc's limit. */
 	um->chunks = kvcalloc(um->nr_chunks, sizeof(*um->chunks),
-			      GFP_KERNEL_ACCOUNT);
+			      GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!um->chunks)
 		return -ENOMEM;
 	um->stats.cache_bytes = um->nr_chunks * sizeof(*um->chunks);
@@ -187,21 +273,55 @@ void umirror_fini(struct umirror *um)
 }
 EXPORT_SYMBOL_GPL(umirror_fini);
 
-/* Refuse what the direct map cannot or must not reach. */
+/*
+ * The VMA rules of the pin_user_pages() a mirror stands in for, decided by
+ * GUP's own check_vma_flags() (mm/gup.c), never by a copy of it:
+ * VM_IO/VM_PFNMAP and secretmem are refused, a write needs VM_WRITE and no
+ * VM_SHADOW_STACK (a shadow stack is VM_WRITE, but only the CPU may write
+ * it), a read needs VM_READ, and protection keys are checked through
+ * arch_vma_access_permitted() with the current thread's rights, or not at
+ * all when the caller is not a thread of the mirrored mm (FOLL_REMOTE, as
+ * pin_user_pages_remote() does). With FOLL_PIN and no FOLL_LONGTERM a
+ * writable MAP_SHARED file mapping is allowed, as for any short-term pin:
+ * each pin is released when its I/O completes.
+ *
+ * fsdax VMAs get -EOPNOTSUPP, as check_vma_flags() gives FOLL_LONGTERM: a
+ * mirror lives as long as a long-term pin would, and its pages are
+ * ZONE_DEVICE, which the fault path refuses anyway.
+ *
+ * *@uffd is set when a VMA is armed for userfaultfd: hmm_range_fault() must
+ * not fault those, as it faults without FAULT_FLAG_ALLOW_RETRY and
+ * handle_userfault() would answer SIGBUS instead of waiting for the handler.
+ *
+ * *@no_write is set when a VMA of a read fault refuses writes by these
+ * rules although its PTEs may be writable (a shadow stack's PTEs are
+ * pte_write(); a protection key that denies writes leaves them writable):
+ * the entries must then not carry HMM_PFN_WRITE, or a later write would
+ * use them without being checked.
+ */
 static int umirror_check_vmas(struct mm_struct *mm, unsigned long start,
-			      unsigned long end)
+			      unsigned long end, bool write, bool *uffd,
+			      bool *no_write)
 {
+	unsigned int gup_flags = FOLL_PIN | (write ? FOLL_WRITE : 0);
 	VMA_ITERATOR(vmi, mm, start);
 	struct vm_area_struct *vma;
+	int ret;
 
 	mmap_assert_locked(mm);
+	if (mm != current->mm)
+		gup_flags |= FOLL_REMOTE;
+	*uffd = false;
+	*no_write = false;
 	for_each_vma_range(vmi, vma, end) {
-		/* Secret memory has no direct-map entry to kmap. */
-		if (vma_is_secretmem(vma))
-			return -EFAULT;
-		/* No struct page to copy through or pin (also MMIO). */
-		if (vma->vm_flags & (VM_IO | VM_PFNMAP))
-			return -EFAULT;
+		if (vma_is_fsdax(vma))
+			return -EOPNOTSUPP;
+		ret = check_vma_flags(vma, gup_flags);
+		if (ret)
+			return ret;
+		*uffd |= userfaultfd_armed(vma);
+		if (!write && check_vma_flags(vma, gup_flags | FOLL_WRITE))
+			*no_write = true;
 	}
 	return 0;
 }
@@ -215,17 +335,20 @@ static int umirror_check_vmas(struct mm_struct *mm, unsigned long start,
  * setup time. The answer holds only until the process changes its mappings;
  * later accesses check again. May sleep.
  *
- * Return: 0, -EFAULT if part of the range is unmapped, not readable, not
- * writable for a UMIRROR_WRITE mirror, secretmem or VM_IO/VM_PFNMAP,
- * -ESRCH if the mm has exited, -EINTR on a fatal signal.
+ * Return: 0, -EFAULT if part of the range is unmapped, or refused by GUP's
+ * VMA rules for the access the mirror was set up for (no read or write
+ * permission, a shadow stack for a UMIRROR_WRITE mirror, a protection key
+ * that denies the calling thread, secretmem, VM_IO/VM_PFNMAP),
+ * -EOPNOTSUPP for fsdax, -ESRCH if the mm has exited, -EINTR on a fatal
+ * signal.
  */
 int umirror_check(struct umirror *um)
 {
+	unsigned long addr = um->base, end = um->base + (um->nr_pages << PAGE_SHIFT);
 	VMA_ITERATOR(vmi, um->mm, um->base);
-	vm_flags_t need = VM_READ | (um->flags & UMIRROR_WRITE ? VM_WRITE : 0);
-	unsigned long addr = um->base, end = PAGE_ALIGN(um->end);
 	struct mm_struct *mm = um->mm;
 	struct vm_area_struct *vma;
+	bool uffd, no_write;
 	int ret;
 
 	might_sleep();
@@ -234,10 +357,11 @@ int umirror_check(struct umirror *um)
 	ret = mmap_read_lock_killable(mm);
 	if (ret)
 		goto out_put;
-	ret = umirror_check_vmas(mm, addr, end);
-	/* Covered only if the walk reaches @end with no gap or missing right. */
+	ret = umirror_check_vmas(mm, addr, end, um->flags & UMIRROR_WRITE, &uffd,
+				 &no_write);
+	/* Covered only if the walk reaches @end with no gap. */
 	for_each_vma_range(vmi, vma, end) {
-		if (ret || vma->vm_start > addr || (vma->vm_flags & need) != need)
+		if (ret || vma->vm_start > addr)
 			break;
 		addr = vma->vm_end;
 	}
@@ -250,13 +374,19 @@ out_put:
 }
 EXPORT_SYMBOL_GPL(umirror_check);
 
-/* Allocate the cache chunks that pages [first, first + npages) live in. */
+/*
+ * Allocate the cache chunks that pages [first, first + npages) live in,
+ * charged to the mirrored mm's memory cgroup, not to whichever task
+ * faults (an io-wq worker, a kthread).
+ */
 static int umirror_alloc_chunks(struct umirror *um, unsigned long first,
 				unsigned long npages)
 {
 	unsigned long c = first / UMIRROR_CHUNK_ENTRIES;
 	unsigned long last = (first + npages - 1) / UMIRROR_CHUNK_ENTRIES;
+	struct mem_cgroup *memcg = NULL, *old_memcg = NULL;
 	unsigned long *chunk;
+	int ret = 0;
 	bool have;
 
 	for (; c <= last; c++) {
@@ -265,9 +395,15 @@ static int umirror_alloc_chunks(struct umirror *um, unsigned long first,
 		spin_unlock(&um->lock);
 		if (have)
 			continue;
+		if (!memcg) {
+			memcg = get_mem_cgroup_from_mm(um->mm);
+			old_memcg = set_active_memcg(memcg);
+		}
 		chunk = kzalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);
-		if (!chunk)
-			return -ENOMEM;
+		if (!chunk) {
+			ret = -ENOMEM;
+			break;
+		}
 		spin_lock(&um->lock);
 		if (!um->chunks[c]) {
 			um->chunks[c] = chunk;
@@ -277,26 +413,78 @@ static int umirror_alloc_chunks(struct umirror *um, unsigned long first,
 		spin_unlock(&um->lock);
 		kfree(chunk);
 	}
-	return 0;
+	if (memcg) {
+		set_active_memcg(old_memcg);
+		mem_cgroup_put(memcg);
+	}
+	return ret;
+}
+
+static bool umirror_entry_usable(unsigned long pfn, bool write)
+{
+	if (!(pfn & HMM_PFN_VALID))
+		return false;
+	return !write || (pfn & HMM_PFN_WRITE);
+}
+
+/*
+ * Fault the pages of @range that hmm_range_fault() left unusable with
+ * fixup_user_fault(), as GUP's slow path would: it reports VM_FAULT_OOM as
+ * -ENOMEM (hmm says -EFAULT for every fault error), and it may drop the
+ * mmap lock to wait, for a userfaultfd handler or a page lock, where hmm
+ * may not. Once it has dropped the lock the VMAs may have changed, and the
+ * caller must check them again before faulting more. Return 1 and set
+ * *@addr to the first page faulted when some could be (the caller walks
+ * again), 0 when every page is usable, or the errno of the first page that
+ * cannot be faulted.
+ */
+static int umirror_fault_slow(struct umirror *um, struct hmm_range *range,
+			      bool write, unsigned long *addr)
+{
+	unsigned int flags = (write ? FAULT_FLAG_WRITE : 0) |
+			     (um->mm != current->mm ? FAULT_FLAG_REMOTE : 0);
+	unsigned long i, npages = (range->end - range->start) >> PAGE_SHIFT;
+	bool unlocked = false;
+	int ret, faulted = 0;
+
+	for (i = 0; i < npages && !unlocked; i++) {
+		if (umirror_entry_usable(range->hmm_pfns[i], write))
+			continue;
+		/* A page hmm cannot map (special, device): no fault helps. */
+		if (range->hmm_pfns[i] & HMM_PFN_ERROR)
+			return -EFAULT;
+		if (!faulted)
+			*addr = range->start + (i << PAGE_SHIFT);
+		ret = fixup_user_fault(um->mm, range->start + (i << PAGE_SHIFT),
+				       flags, &unlocked);
+		if (ret)
+			return ret;
+		faulted = 1;
+	}
+	return faulted;
 }
 
 /*
  * Fault pages [first, first + npages) of the range and publish their pfns.
- * Rule 1 of the locking DOC.
+ * Rule 1 of the locking DOC. Retries as long as it takes, as GUP does: only
+ * a fatal signal or an error of the pages themselves ends it. A window that
+ * keeps being invalidated is halved on each retry, down to one page, so
+ * that a thread zapping one page of it cannot keep the others from being
+ * published: the caller looks up what is still missing and faults again.
  */
 static int umirror_fault_pages(struct umirror *um, unsigned long first,
 			       unsigned long npages, bool write)
 {
-	unsigned long timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	struct umirror_window win = { .um = um };
 	struct hmm_range range = {
-		.notifier = &um->notifier,
+		.notifier = &win.notifier,
 		.start = um->base + (first << PAGE_SHIFT),
-		.end = um->base + ((first + npages) << PAGE_SHIFT),
-		.default_flags = HMM_PFN_REQ_FAULT |
-				 (write ? HMM_PFN_REQ_WRITE : 0),
 	};
+	unsigned long fault_flags = HMM_PFN_REQ_FAULT |
+				    (write ? HMM_PFN_REQ_WRITE : 0);
+	unsigned long i, idx, addr = 0, last_fixed = ULONG_MAX;
 	struct mm_struct *mm = um->mm;
-	unsigned long i, idx;
+	bool uffd, no_write, raced = false, inserted = false;
 	int ret;
 
 	ret = umirror_alloc_chunks(um, first, npages);
@@ -311,29 +499,65 @@ static int umirror_fault_pages(struct umirror *um, unsigned long first,
 		goto out_free;
 	}
 
-	for (;;) {
+	for (;; cond_resched()) {
+		if (raced && npages > 1) {
+			mmu_interval_notifier_remove(&win.notifier);
+			inserted = false;
+			npages = DIV_ROUND_UP(npages, 2);
+		}
+		raced = false;
+		if (!inserted) {
+			range.end = range.start + (npages << PAGE_SHIFT);
+			ret = mmu_interval_notifier_insert(&win.notifier, mm,
+							   range.start,
+							   range.end - range.start,
+							   &umirror_window_ops);
+			if (ret)
+				break;
+			inserted = true;
+		}
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
 			break;
 		}
-		if (time_after(jiffies, timeout)) {
-			ret = -EBUSY;
+		range.notifier_seq = mmu_interval_read_begin(&win.notifier);
+		ret = mmap_read_lock_killable(mm);
+		if (ret)
 			break;
-		}
-		range.notifier_seq = mmu_interval_read_begin(&um->notifier);
-		mmap_read_lock(mm);
-		ret = umirror_check_vmas(mm, range.start, range.end);
-		if (!ret)
+		ret = umirror_check_vmas(mm, range.start, range.end, write,
+					 &uffd, &no_write);
+		if (!ret) {
+			/* Entries not reached keep their input: start clean. */
+			memset(range.hmm_pfns, 0, npages * sizeof(*range.hmm_pfns));
+			/* Look at userfaultfd pages only; fault them below. */
+			range.default_flags = uffd ? 0 : fault_flags;
 			ret = hmm_range_fault(&range);
+			/* hmm says -EPERM for a write to a read-only PTE. */
+			if (ret == -EFAULT || ret == -EPERM || (!ret && uffd))
+				ret = umirror_fault_slow(um, &range, write, &addr);
+			/*
+			 * hmm failed on a page that faults fine: it cannot
+			 * map that page (a special PTE in a VM_MIXEDMAP VMA).
+			 */
+			if (ret == 1 && !uffd && addr == last_fixed)
+				ret = -EFAULT;
+		}
 		mmap_read_unlock(mm);
-		if (ret == -EBUSY)
+		if (ret == 1) {
+			last_fixed = addr;
 			continue;
+		}
+		if (ret == -EBUSY) {
+			raced = true;
+			continue;
+		}
 		if (ret)
 			break;
 
 		spin_lock(&um->lock);
-		if (mmu_interval_read_retry(&um->notifier, range.notifier_seq)) {
+		if (mmu_interval_read_retry(&win.notifier, range.notifier_seq)) {
 			spin_unlock(&um->lock);
+			raced = true;
 			continue;
 		}
 		for (i = 0; i < npages; i++) {
@@ -347,7 +571,8 @@ static int umirror_fault_pages(struct umirror *um, unsigned long first,
 			for (i = 0; i < npages; i++) {
 				idx = first + i;
 				umirror_chunk(um, idx)[idx % UMIRROR_CHUNK_ENTRIES] =
-					range.hmm_pfns[i];
+					range.hmm_pfns[i] &
+					~(no_write ? HMM_PFN_WRITE : 0);
 			}
 			um->stats.faults++;
 			um->stats.pages_faulted += npages;
@@ -355,18 +580,12 @@ static int umirror_fault_pages(struct umirror *um, unsigned long first,
 		spin_unlock(&um->lock);
 		break;
 	}
+	if (inserted)
+		mmu_interval_notifier_remove(&win.notifier);
 	mmput(mm);
 out_free:
 	kfree(range.hmm_pfns);
-	/* hmm_range_fault() says -EPERM for a write to a read-only VMA. */
-	return ret == -EPERM ? -EFAULT : ret;
-}
-
-static bool umirror_entry_usable(unsigned long pfn, bool write)
-{
-	if (!(pfn & HMM_PFN_VALID))
-		return false;
-	return !write || (pfn & HMM_PFN_WRITE);
+	return ret;
 }
 
 /*
@@ -402,9 +621,10 @@ static int umirror_check_access(struct umirror *um, unsigned long uaddr,
 	return 0;
 }
 
+/* Page index of @uaddr, an address named as umirror_init() was (tagged). */
 static unsigned long umirror_index(struct umirror *um, unsigned long uaddr)
 {
-	return (uaddr - um->base) >> PAGE_SHIFT;
+	return (uaddr - um->start + offset_in_page(um->start)) >> PAGE_SHIFT;
 }
 
 /**
@@ -420,8 +640,11 @@ static unsigned long umirror_index(struct umirror *um, unsigned long uaddr)
  *
  * Return: 0, -EFAULT if the span leaves the mirror, or a page of it cannot
  * be accessed as asked (hole, PROT_NONE, read-only for @write, secretmem,
- * VM_IO/VM_PFNMAP, device memory), -ESRCH if the mm has exited, -EBUSY if
- * invalidations kept racing with the fault, -EINTR, -ENOMEM.
+ * VM_IO/VM_PFNMAP, device memory, or any VMA GUP's check_vma_flags()
+ * refuses), -EOPNOTSUPP for fsdax, -ESRCH if the mm has exited, -EINTR
+ * on a fatal signal, -ENOMEM (also when the fault itself runs out of
+ * memory, as GUP reports VM_FAULT_OOM). Invalidations racing with the
+ * fault make it retry, never fail.
  */
 int umirror_fault(struct umirror *um, unsigned long uaddr, size_t len,
 		  bool write)
@@ -444,27 +667,64 @@ int umirror_fault(struct umirror *um, unsigned long uaddr, size_t len,
 			idx++;
 			continue;
 		}
+		/* It may publish fewer than @run pages: look again. */
 		ret = umirror_fault_pages(um, idx, run, write);
 		if (ret)
 			return ret;
-		idx += run;
 	}
 	return 0;
 }
 EXPORT_SYMBOL_GPL(umirror_fault);
 
 /*
+ * Bring a faulted page into use as GUP's follow_page_pte() does with
+ * FOLL_TOUCH and FOLL_PIN: make it accessible to the kernel (s390
+ * protected guests) and mark it accessed, so reclaim does not take a page
+ * used only through the mirror for an idle one. Under the lock (rule 3).
+ */
+static int umirror_touch(struct folio *folio)
+{
+	int ret = arch_make_folio_accessible(folio);
+
+	if (!ret)
+		folio_mark_accessed(folio);
+	return ret;
+}
+
+/*
+ * Dirty a folio about to be written, as GUP's FOLL_TOUCH does for a write
+ * (follow_page_pte()), under the lock (rule 3). A writable entry may map a
+ * clean anon or shmem folio, whose ->dirty_folio() only sets flags. A
+ * folio of a mapping that can write back is normally dirty already: its
+ * PTE became writable only through a write fault that dirtied it
+ * (fault_dirty_shared_page(); vma_wants_writenotify() keeps such PTEs
+ * read-only until then), and folio_clear_dirty_for_io() cleans it only
+ * after folio_mkclean() has invalidated the entry. The warning catches
+ * the exception: a driver's mmap that changed vm_page_prot, for which
+ * vma_wants_writenotify() gives up early, as it does for GUP.
+ */
+static void umirror_dirty(struct folio *folio)
+{
+	if (folio_test_dirty(folio))
+		return;
+	VM_WARN_ON_ONCE_FOLIO(!folio_test_anon(folio) && folio->mapping &&
+			      mapping_can_writeback(folio->mapping), folio);
+	folio_mark_dirty(folio);
+}
+
+/*
  * Copy between @buf and the range, one page per lock hold (rule 3).
- * Faulted entries may be invalidated again before they are used; give up
- * with -EBUSY when a page made no progress for HMM_RANGE_DEFAULT_TIMEOUT.
+ * Faulted entries may be invalidated again before they are used: fault
+ * again, as long as it takes, as uaccess would; a fatal signal ends it.
  */
 static int umirror_copy(struct umirror *um, unsigned long uaddr, void *buf,
 			size_t len, bool write)
 {
-	unsigned long idx, last, run, deadline = 0;
+	unsigned long idx, last, run;
+	struct folio *folio;
 	struct page *page;
-	void *kaddr;
 	size_t offset, n;
+	void *kaddr;
 	int ret;
 
 	might_sleep();
@@ -481,34 +741,34 @@ static int umirror_copy(struct umirror *um, unsigned long uaddr, void *buf,
 		page = umirror_lookup(um, idx, last, write, &run);
 		if (!page) {
 			spin_unlock(&um->lock);
-			if (!deadline)
-				deadline = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
-			else if (time_after(jiffies, deadline))
-				return -EBUSY;
+			if (fatal_signal_pending(current))
+				return -EINTR;
 			ret = umirror_fault_pages(um, idx, run, write);
 			if (ret)
 				return ret;
+			cond_resched();
 			continue;
+		}
+		folio = page_folio(page);
+		ret = umirror_touch(folio);
+		if (ret) {
+			spin_unlock(&um->lock);
+			return ret;
 		}
 		kaddr = kmap_local_page(page);
 		if (write) {
 			memcpy(kaddr + offset, buf, n);
 			flush_dcache_page(page);
-			/*
-			 * As GUP's FOLL_TOUCH: a writable entry may map a
-			 * clean page (anon, shmem); writeback-tracked files
-			 * are already dirty, as mkclean would have
-			 * invalidated the entry.
-			 */
-			if (!folio_test_dirty(page_folio(page)))
-				folio_mark_dirty(page_folio(page));
-		} else {
-			memcpy(buf, kaddr + offset, n);
+			umirror_dirty(folio);
+		} else if (copy_mc_to_kernel(buf, kaddr + offset, n)) {
+			/* A poisoned page: an error, as a user copy gives. */
+			ret = -EFAULT;
 		}
 		kunmap_local(kaddr);
 		spin_unlock(&um->lock);
+		if (ret)
+			return ret;
 
-		deadline = 0;
 		uaddr += n;
 		buf += n;
 		len -= n;
@@ -556,34 +816,87 @@ int umirror_write(struct umirror *um, unsigned long uaddr, const void *src,
 }
 EXPORT_SYMBOL_GPL(umirror_write);
 
-/* GUP pins anonymous pages only once exclusive; so do we. */
-static bool umirror_anon_shared(struct folio *folio, struct page *page)
+/*
+ * Whether a read-only pin of the page behind @entry must first make it
+ * exclusive, decided by GUP's gup_must_unshare() (mm/internal.h). A
+ * writable entry maps an exclusive page already, so GUP asks only for a
+ * read-only PTE (follow_page_pte(), gup_fast_pte_range()), and so do we.
+ * GUP asks about the page that carries PageAnonExclusive for the mapping:
+ * the page itself when a PTE maps it, the first page of the mapping when a
+ * PMD or PUD maps it (follow_huge_pmd(), gup_fast_pmd_leaf(): a THP's or a
+ * hugetlb folio's head; see __folio_add_anon_rmap()). The mapping order
+ * is in the HMM entry (hmm_pfn_to_map_order()). After a PMD split each
+ * page has its own flag and the head's may be stale, so the folio alone
+ * cannot decide. Called under the lock, which keeps the entry, and so the
+ * flag, stable (see the locking DOC).
+ */
+static bool umirror_must_unshare(unsigned long entry)
 {
-	if (!folio_test_anon(folio))
+	unsigned long pfn = entry & ~HMM_PFN_FLAGS;
+
+	if (entry & HMM_PFN_WRITE)
 		return false;
-	if (!folio_test_large(folio) || folio_test_hugetlb(folio))
-		return !PageAnonExclusive(&folio->page);
-	return !PageAnonExclusive(&folio->page) && !PageAnonExclusive(page);
+	pfn &= ~((1UL << hmm_pfn_to_map_order(entry)) - 1);
+	return gup_must_unshare(NULL, FOLL_PIN, pfn_to_page(pfn));
 }
 
-/* Make the anonymous page at @uaddr exclusive, as GUP does for FOLL_PIN. */
-static int umirror_unshare(struct umirror *um, unsigned long uaddr)
+/*
+ * The run of entries from @idx on, up to @last and at most a fault chunk,
+ * that are valid but must be unshared before a read-only pin.
+ */
+static unsigned long umirror_shared_run(struct umirror *um, unsigned long idx,
+					unsigned long last)
 {
+	unsigned long n, entry;
+
+	last = min(last, idx + UMIRROR_FAULT_PAGES - 1);
+	for (n = 1; idx + n <= last; n++) {
+		entry = umirror_pfn(um, idx + n);
+		if (!(entry & HMM_PFN_VALID) || !umirror_must_unshare(entry))
+			break;
+	}
+	return n;
+}
+
+/*
+ * Make the anonymous pages [idx, idx + npages) exclusive, as GUP does for
+ * FOLL_PIN (FAULT_FLAG_UNSHARE), in one hold of the mmap lock. Breaking
+ * the sharing invalidates the entries, and the caller faults them again;
+ * a page that could be reused is only marked exclusive, in place.
+ */
+static int umirror_unshare(struct umirror *um, unsigned long idx,
+			   unsigned long npages)
+{
+	unsigned int flags = FAULT_FLAG_UNSHARE |
+			     (um->mm != current->mm ? FAULT_FLAG_REMOTE : 0);
+	unsigned long addr = um->base + (idx << PAGE_SHIFT);
+	unsigned long end = addr + (npages << PAGE_SHIFT);
 	struct mm_struct *mm = um->mm;
-	int ret;
+	bool unlocked = false;
+	int ret = 0;
+
+	bool uffd, no_write;
 
 	if (!mmget_not_zero(mm))
 		return -ESRCH;
-	mmap_read_lock(mm);
-	ret = fixup_user_fault(mm, uaddr, FAULT_FLAG_UNSHARE, NULL);
+	ret = mmap_read_lock_killable(mm);
+	if (ret)
+		goto out_put;
+	/* The VMAs may have changed since the entries were faulted. */
+	ret = umirror_check_vmas(mm, addr, end, false, &uffd, &no_write);
+	/* Once the lock was dropped, they may have changed again: stop. */
+	for (; addr < end && !ret && !unlocked; addr += PAGE_SIZE)
+		ret = fixup_user_fault(mm, addr, flags, &unlocked);
 	mmap_read_unlock(mm);
+out_put:
 	mmput(mm);
 	return ret;
 }
 
 /*
  * Pages after @idx, up to @last, that continue @page inside its folio with
- * usable entries: one bvec, one try_grab_folio(). Called under the lock.
+ * usable entries, none of which must be unshared first: one bvec, one
+ * try_grab_folio(). Called under the lock.
  */
 static unsigned long umirror_folio_run(struct umirror *um, unsigned long idx,
 				       unsigned long last, bool write,
@@ -591,13 +904,14 @@ static unsigned long umirror_folio_run(struct umirror *um, unsigned long idx,
 {
 	unsigned long pfn = page_to_pfn(page);
 	unsigned long max = folio_nr_pages(folio) - folio_page_idx(folio, page);
-	unsigned long n;
+	unsigned long n, entry;
 
+	max = min(max, UMIRROR_RUN_PAGES_MAX);
 	for (n = 1; n < max && idx + n <= last; n++) {
-		unsigned long entry = umirror_pfn(um, idx + n);
-
+		entry = umirror_pfn(um, idx + n);
 		if (!umirror_entry_usable(entry, write) ||
-		    page_to_pfn(hmm_pfn_to_page(entry)) != pfn + n)
+		    (entry & ~HMM_PFN_FLAGS) != pfn + n ||
+		    (!write && umirror_must_unshare(entry)))
 			break;
 	}
 	return n;
@@ -614,10 +928,13 @@ static unsigned long umirror_folio_run(struct umirror *um, unsigned long idx,
  * @nr_bv: set to the entries filled
  *
  * Takes FOLL_PIN references on exactly the pages of the span as they are
- * mapped now, one bvec per run of pages within a folio. These are transient
- * pins for the duration of one I/O; release them with umirror_unpin_bvec().
- * An invalidation after this call does not wait for the pins: it only makes
- * the next call see the new pages. May sleep.
+ * mapped now, one bvec per run of pages within a folio, by the rules of
+ * pin_user_pages(): anonymous pages are made exclusive first, also for a
+ * read-only pin, so that neither a fork nor a write of the process can
+ * leave the I/O with a page the process no longer maps. These are
+ * transient pins for the duration of one I/O; release them with
+ * umirror_unpin_bvec(). An invalidation after this call does not wait for
+ * the pins: it only makes the next call see the new pages. May sleep.
  *
  * Return: 0, -E2BIG if @bv is too small (nothing is left pinned), or an
  * errno as for umirror_fault().
@@ -626,7 +943,7 @@ int umirror_pin_bvec(struct umirror *um, unsigned long uaddr, size_t len,
 		     bool write, struct bio_vec *bv, unsigned int max_bv,
 		     unsigned int *nr_bv)
 {
-	unsigned long idx, last, run, npages, deadline = 0;
+	unsigned long idx, last, run, npages;
 	unsigned int nr = 0, runs = 0, offset;
 	struct folio *folio;
 	struct page *page;
@@ -655,24 +972,19 @@ int umirror_pin_bvec(struct umirror *um, unsigned long uaddr, size_t len,
 			runs = 0;
 		}
 		page = umirror_lookup(um, idx, last, write, &run);
-		if (page) {
-			folio = page_folio(page);
-			if (umirror_anon_shared(folio, page)) {
-				page = NULL;
-				run = 0;
-			}
-		}
-		if (!page) {
+		if (!page || (!write && umirror_must_unshare(umirror_pfn(um, idx)))) {
+			if (page)
+				run = umirror_shared_run(um, idx, last);
 			spin_unlock(&um->lock);
-			if (!deadline)
-				deadline = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
-			else if (time_after(jiffies, deadline))
-				ret = -EBUSY;
-			if (!ret)
-				ret = run ? umirror_fault_pages(um, idx, run, write) :
-					    umirror_unshare(um, uaddr);
+			if (fatal_signal_pending(current))
+				ret = -EINTR;
+			else if (page)
+				ret = umirror_unshare(um, idx, run);
+			else
+				ret = umirror_fault_pages(um, idx, run, write);
 			if (ret)
 				goto err_unpin;
+			cond_resched();
 			spin_lock(&um->lock);
 			runs = 0;
 			continue;
@@ -681,16 +993,20 @@ int umirror_pin_bvec(struct umirror *um, unsigned long uaddr, size_t len,
 			ret = -E2BIG;
 			goto err_unlock;
 		}
+		folio = page_folio(page);
 		npages = umirror_folio_run(um, idx, last, write, folio, page);
 		ret = try_grab_folio(folio, npages, FOLL_PIN);
 		if (ret)
 			goto err_unlock;
-		um->stats.pins += npages;
-		runs++;
-
 		bytes = min_t(size_t, len, (npages << PAGE_SHIFT) - offset);
 		bvec_set_page(&bv[nr++], page, bytes, offset);
-		deadline = 0;
+		ret = umirror_touch(folio);
+		if (ret)
+			goto err_unlock;
+		if (write)
+			umirror_dirty(folio);
+		um->stats.pins += npages;
+		runs++;
 		uaddr += bytes;
 		len -= bytes;
 	}

@@ -12,6 +12,7 @@
 #include <linux/fs.h>
 #include <linux/huge_mm.h>
 #include <linux/kthread.h>
+#include <linux/mm_inline.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/random.h>
@@ -626,6 +627,216 @@ static void umirror_test_outlives_mm(struct kunit *test)
 	umirror_fini(&um);
 }
 
+struct far_churn {
+	struct mm_struct *mm;
+	unsigned long addr;
+	unsigned int npages;
+	unsigned long rounds;
+};
+
+/* MADV_DONTNEED of single pages of [addr, addr + npages), as fast as it goes. */
+static int far_churn_thread(void *data)
+{
+	struct far_churn *c = data;
+
+	kthread_use_mm(c->mm);
+	while (!kthread_should_stop()) {
+		do_madvise(c->mm, c->addr + get_random_u32_below(c->npages) * PAGE_SIZE,
+			   PAGE_SIZE, MADV_DONTNEED);
+		c->rounds++;
+	}
+	kthread_unuse_mm(c->mm);
+	return 0;
+}
+
+/*
+ * Case 9: invalidations elsewhere in a large mirror never fail or stall an
+ * access. Another thread zaps pages in the upper half of a 1 GiB mirror
+ * without pause, while this one zaps and faults 2 MiB at its start, over
+ * and over: each fault must succeed (GUP and uaccess never say -EBUSY).
+ */
+static void umirror_test_no_spurious_ebusy(struct kunit *test)
+{
+	const size_t size = SZ_1G, part = SZ_2M;
+	unsigned long addr = kunit_vm_mmap(test, NULL, 0, size,
+					   PROT_READ | PROT_WRITE,
+					   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, 0);
+	struct far_churn *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+	u8 *buf = kunit_vzalloc(test, PAGE_SIZE);
+	unsigned int i, failed = 0;
+	struct task_struct *thread;
+	struct umirror_stats stats;
+	struct umirror um;
+	int ret, last_err = 0;
+
+	if (num_online_cpus() < 2)
+		kunit_skip(test, "needs a second CPU for the other thread");
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(addr));
+	KUNIT_ASSERT_NE(test, addr, 0);
+	*c = (struct far_churn){ current->mm, addr + size / 2, size / 2 / PAGE_SIZE };
+	init_mirror(test, &um, addr, size, UMIRROR_WRITE);
+	mmgrab(c->mm);
+	thread = kthread_run(far_churn_thread, c, "umirror-far-churn");
+	if (IS_ERR(thread)) {
+		mmdrop(c->mm);
+		umirror_fini(&um);
+		KUNIT_FAIL(test, "no churn thread: %ld", PTR_ERR(thread));
+		return;
+	}
+
+	/* No assertion until the thread is stopped: it uses this mm. */
+	for (i = 0; i < 40; i++) {
+		KUNIT_EXPECT_EQ(test, do_madvise(current->mm, addr, part,
+						 MADV_DONTNEED), 0);
+		ret = umirror_fault(&um, addr, part, i & 1);
+		if (!ret)
+			ret = umirror_read(&um, buf, addr + part - PAGE_SIZE, PAGE_SIZE);
+		if (ret) {
+			failed++;
+			last_err = ret;
+		}
+	}
+	kthread_stop(thread);
+	mmdrop(c->mm);
+	umirror_get_stats(&um, &stats);
+	kunit_info(test, "%u of %u faults failed (last %d); %lu zaps elsewhere, %llu invalidations",
+		   failed, i, last_err, c->rounds, stats.invalidations);
+	KUNIT_EXPECT_EQ(test, failed, 0);
+	/* The other thread really ran against this one. */
+	KUNIT_EXPECT_GT(test, c->rounds, 0);
+	umirror_fini(&um);
+}
+
+/* Set @flags on the VMA at @addr, as the kernel would for such a mapping. */
+static void set_vma_flags(struct kunit *test, unsigned long addr,
+			  vm_flags_t flags)
+{
+	struct vm_area_struct *vma;
+
+	mmap_write_lock(current->mm);
+	vma = vma_lookup(current->mm, addr);
+	KUNIT_ASSERT_NOT_NULL(test, vma);
+	vm_flags_set(vma, flags);
+	mmap_write_unlock(current->mm);
+}
+
+/*
+ * Case 10: a shadow stack is VM_WRITE, but GUP's check_vma_flags() refuses
+ * writes to it; so must a mirror, at check time and on access, also after
+ * a read cached a page whose PTE is writable (the CPU wrote it). Reads
+ * are allowed, as GUP allows them.
+ */
+static void umirror_test_shadow_stack(struct kunit *test)
+{
+	unsigned long addr = map_anon(test, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE);
+	struct bio_vec bv[1];
+	struct umirror um;
+	unsigned int nr;
+	u8 buf[8] = { 7 };
+
+	if (VM_SHADOW_STACK == VM_NONE)
+		kunit_skip(test, "no CONFIG_X86_USER_SHADOW_STACK");
+	/* The second page has a writable, dirty PTE, as a used stack has. */
+	fill_user(test, addr + PAGE_SIZE, buf, sizeof(buf));
+	set_vma_flags(test, addr, VM_SHADOW_STACK);
+	init_mirror(test, &um, addr, 2 * PAGE_SIZE, UMIRROR_WRITE);
+	KUNIT_EXPECT_EQ(test, umirror_check(&um), -EFAULT);
+	KUNIT_EXPECT_EQ(test, umirror_write(&um, addr, buf, sizeof(buf)), -EFAULT);
+	KUNIT_EXPECT_EQ(test, umirror_pin_bvec(&um, addr, 8, true, bv, 1, &nr), -EFAULT);
+	KUNIT_EXPECT_EQ(test, umirror_read(&um, buf, addr, sizeof(buf)), 0);
+	KUNIT_EXPECT_EQ(test, umirror_pin_bvec(&um, addr, 8, false, bv, 1, &nr), 0);
+	umirror_unpin_bvec(bv, nr, false);
+	/* A read caches the written page; a write must still be refused. */
+	KUNIT_EXPECT_EQ(test, umirror_read(&um, buf, addr + PAGE_SIZE, sizeof(buf)), 0);
+	KUNIT_EXPECT_EQ(test, umirror_write(&um, addr + PAGE_SIZE, buf, sizeof(buf)),
+			-EFAULT);
+	KUNIT_EXPECT_EQ(test, umirror_pin_bvec(&um, addr + PAGE_SIZE, 8, true, bv, 1,
+					       &nr), -EFAULT);
+	umirror_fini(&um);
+}
+
+#ifdef CONFIG_ADDRESS_MASKING
+/*
+ * Case 11: a tagged address (x86 LAM, here LAM_U57 set on the test's mm)
+ * mirrors the untagged range, as pin_user_pages() untags; accesses name
+ * addresses with the same tag.
+ */
+static void umirror_test_tagged(struct kunit *test)
+{
+	const size_t size = 4 * PAGE_SIZE;
+	unsigned long addr = map_anon(test, size, PROT_READ | PROT_WRITE);
+	unsigned long tag = 0x2aUL << 57, tagged = addr | tag;
+	u8 *data = alloc_pattern(test, size, 9);
+	u8 *seen = kunit_vzalloc(test, size);
+	struct page *page;
+	struct bio_vec bv[4];
+	struct umirror um;
+	unsigned int nr;
+
+	current->mm->context.untag_mask = ~GENMASK(62, 57);
+	fill_user(test, addr, data, size);
+	KUNIT_ASSERT_EQ(test, umirror_init(&um, current->mm, tagged + 100,
+					   size - 100, UMIRROR_WRITE), 0);
+	KUNIT_EXPECT_EQ(test, umirror_read(&um, seen, tagged + 100, size - 100), 0);
+	KUNIT_EXPECT_MEMEQ(test, seen, data + 100, size - 100);
+	KUNIT_EXPECT_EQ(test, umirror_write(&um, tagged + PAGE_SIZE, data, 16), 0);
+	read_user(test, seen, addr + PAGE_SIZE, 16);
+	KUNIT_EXPECT_MEMEQ(test, seen, data, 16);
+	/* An untagged name of the same memory is outside the mirror. */
+	KUNIT_EXPECT_EQ(test, umirror_read(&um, seen, addr + 100, 8), -EFAULT);
+	KUNIT_ASSERT_EQ(test, umirror_pin_bvec(&um, tagged + 2 * PAGE_SIZE, 8, false,
+					       bv, ARRAY_SIZE(bv), &nr), 0);
+	KUNIT_ASSERT_EQ(test, get_user_pages_fast(addr + 2 * PAGE_SIZE, 1, 0, &page), 1);
+	KUNIT_EXPECT_PTR_EQ(test, bv[0].bv_page, page);
+	put_page(page);
+	umirror_unpin_bvec(bv, nr, false);
+	umirror_fini(&um);
+	current->mm->context.untag_mask = -1UL;
+}
+#endif
+
+/*
+ * Case 12: pages used through a mirror are marked accessed, as GUP's
+ * FOLL_TOUCH marks them, so reclaim does not take them for idle ones.
+ */
+static void umirror_test_marks_accessed(struct kunit *test)
+{
+	unsigned long addr = map_anon(test, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE);
+	u8 buf[8] = { 1 };
+	struct page *pages[2];
+	struct bio_vec bv[1];
+	struct folio *folio;
+	struct umirror um;
+	unsigned int nr, i;
+
+	if (lru_gen_enabled())
+		kunit_skip(test, "MGLRU counts references in the folio flags");
+	fill_user(test, addr, buf, 1);
+	fill_user(test, addr + PAGE_SIZE, buf, 1);
+	/* GUP-fast without FOLL_TOUCH: finds the pages, marks nothing. */
+	KUNIT_ASSERT_EQ(test, get_user_pages_fast(addr, 2, 0, pages), 2);
+	for (i = 0; i < 2; i++) {
+		folio = page_folio(pages[i]);
+		folio_clear_referenced(folio);
+		/* A fresh anonymous folio starts inactive. */
+		KUNIT_EXPECT_FALSE(test, folio_test_active(folio));
+	}
+	init_mirror(test, &um, addr, 2 * PAGE_SIZE, UMIRROR_WRITE);
+	KUNIT_EXPECT_EQ(test, umirror_read(&um, buf, addr, sizeof(buf)), 0);
+	KUNIT_ASSERT_EQ(test, umirror_pin_bvec(&um, addr + PAGE_SIZE, 8, true,
+					       bv, 1, &nr), 0);
+	umirror_unpin_bvec(bv, nr, true);
+	for (i = 0; i < 2; i++) {
+		folio = page_folio(pages[i]);
+		KUNIT_EXPECT_TRUE_MSG(test, folio_test_referenced(folio) ||
+				      folio_test_active(folio),
+				      "page %u used through the mirror is not marked accessed", i);
+		put_page(pages[i]);
+	}
+	umirror_fini(&um);
+}
+
 static struct kunit_case umirror_test_cases[] = {
 	KUNIT_CASE(umirror_test_copy_classes),
 	KUNIT_CASE(umirror_test_coherence),
@@ -639,6 +850,12 @@ static struct kunit_case umirror_test_cases[] = {
 	KUNIT_CASE(umirror_test_shared_file),
 	KUNIT_CASE_SLOW(umirror_test_concurrent_invalidation),
 	KUNIT_CASE(umirror_test_outlives_mm),
+	KUNIT_CASE_SLOW(umirror_test_no_spurious_ebusy),
+	KUNIT_CASE(umirror_test_shadow_stack),
+#ifdef CONFIG_ADDRESS_MASKING
+	KUNIT_CASE(umirror_test_tagged),
+#endif
+	KUNIT_CASE(umirror_test_marks_accessed),
 	{}
 };
 

@@ -37,11 +37,13 @@ struct umirror_stats {
 
 /**
  * struct umirror - a mirror of one user virtual range of one mm
- * @notifier: the interval notifier covering [@base, @end)
+ * @notifier: the interval notifier covering the @nr_pages pages at @base
  * @mm: the mirrored mm, held with mmgrab()
- * @start: first user address of the range
- * @end: end of the range (exclusive)
- * @base: @start rounded down to a page
+ * @start: first user address of the range, as given to umirror_init()
+ *	(with its address tag, if any)
+ * @end: end of the range (exclusive), named as @start
+ * @base: first page of the range in the mm, untagged
+ * @nr_pages: pages covered, from @base
  * @flags: UMIRROR_* flags given to umirror_init()
  * @lock: protects @chunks and @stats, and orders them against @notifier's
  *	sequence; a spinlock, so invalidation never sleeps
@@ -60,6 +62,7 @@ struct umirror {
 	unsigned long start;
 	unsigned long end;
 	unsigned long base;
+	unsigned long nr_pages;
 	unsigned int flags;
 	spinlock_t lock;	/* see @lock above */
 	unsigned long **chunks;

@@ -1,0 +1,47 @@
+#!/bin/bash
+# guest-timeout: 600
+# GUP's rules as umirror keeps them, through lib/test_umirror.c: the program
+# tests/guest/src/umirror-gup.c, given 2 MiB hugetlb pages, swap on zram
+# (for the pageout cases), a 32 MiB memcg without swap (for the OOM case)
+# and ext4 on the scratch disk, where the guest has them.
+. "$(dirname "$0")/../lib.sh"
+prog=$UMIRROR_BUILD/guest-bin/umirror-gup
+[ -x "$prog" ] || { echo "Bail out! no $prog: run tests/build"; exit 1; }
+args=()
+echo 4 >/proc/sys/vm/nr_hugepages
+
+# swap_on: swap on zram0, set up once per boot.
+swap_on() {
+	grep -q '^/dev/zram0 ' /proc/swaps && return 0
+	[ -e /sys/block/zram0 ] || return 1
+	# disksize can be set only while the device is unused (it reads 0).
+	[ "$(cat /sys/block/zram0/disksize)" != 0 ] ||
+		echo 256M >/sys/block/zram0/disksize || return 1
+	mkswap /dev/zram0 >/dev/null && swapon /dev/zram0
+}
+
+# oom_cgroup: a 32 MiB memcg without swap; prints its directory.
+oom_cgroup() {
+	local root=/sys/fs/cgroup cg=/sys/fs/cgroup/umirror-oom
+	mountpoint -q "$root" || mount -t cgroup2 none "$root" || return 1
+	grep -qw memory "$root/cgroup.subtree_control" ||
+		echo +memory >"$root/cgroup.subtree_control" || return 1
+	mkdir -p "$cg" &&
+		echo 32M >"$cg/memory.max" &&
+		echo 0 >"$cg/memory.swap.max" || return 1
+	echo "$cg"
+}
+
+if swap_on; then
+	args+=(--swap)
+else
+	echo "# no swap on zram: the pageout cases are skipped"
+fi
+if cg=$(oom_cgroup); then
+	args+=(--cgroup "$cg")
+else
+	echo "# no memory cgroup: the OOM case is skipped"
+fi
+ext4=$(scratch_ext4)
+[ -z "$ext4" ] || args+=(--ext4 "$ext4")
+exec "$prog" "${args[@]}"
