@@ -1016,6 +1016,31 @@ err_free:
 	return ret;
 }
 
+/*
+ * Registering the same range of the same mm unpinned again shares the
+ * first registration's mirror, as a cloned buffer does: otherwise each
+ * alias would keep its own pfn cache and add one more callback to every
+ * invalidation of that memory, up to IORING_MAX_REG_BUFFERS per ring.
+ */
+static bool io_share_unpinned(struct io_ring_ctx *ctx, struct iovec *iov,
+			      struct io_mapped_ubuf **pimu)
+{
+	struct io_mapped_ubuf *imu;
+	unsigned int i;
+
+	for (i = 0; i < ctx->nr_user_bufs; i++) {
+		imu = ctx->user_bufs[i];
+		if (!imu || !io_imu_unpinned(imu) ||
+		    imu->ubuf != (unsigned long)iov->iov_base ||
+		    imu->len != iov->iov_len || imu->mirror->mm != current->mm)
+			continue;
+		refcount_inc(&imu->refs);
+		*pimu = imu;
+		return true;
+	}
+	return false;
+}
+
 static int io_sqe_buffer_register(struct io_ring_ctx *ctx, struct iovec *iov,
 				  struct io_mapped_ubuf **pimu,
 				  struct page **last_hpage, unsigned int flags)
@@ -1036,6 +1061,8 @@ static int io_sqe_buffer_register(struct io_ring_ctx *ctx, struct iovec *iov,
 	if (flags & IORING_RSRC_REGISTER_UNPINNED) {
 		if (!IS_ENABLED(CONFIG_UMIRROR))
 			return -EOPNOTSUPP;
+		if (io_share_unpinned(ctx, iov, pimu))
+			return 0;
 		return io_sqe_buffer_register_unpinned(iov, pimu);
 	}
 

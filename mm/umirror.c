@@ -303,8 +303,8 @@ static int umirror_check_vmas(struct mm_struct *mm, unsigned long start,
 			      unsigned long end, bool write, bool *uffd,
 			      bool *no_write)
 {
-	unsigned int gup_flags = FOLL_PIN | (write ? FOLL_WRITE : 0);
 	VMA_ITERATOR(vmi, mm, start);
+	unsigned int gup_flags = FOLL_PIN | (write ? FOLL_WRITE : 0);
 	struct vm_area_struct *vma;
 	int ret;
 
@@ -344,8 +344,8 @@ static int umirror_check_vmas(struct mm_struct *mm, unsigned long start,
  */
 int umirror_check(struct umirror *um)
 {
-	unsigned long addr = um->base, end = um->base + (um->nr_pages << PAGE_SHIFT);
 	VMA_ITERATOR(vmi, um->mm, um->base);
+	unsigned long addr = um->base, end = um->base + (um->nr_pages << PAGE_SHIFT);
 	struct mm_struct *mm = um->mm;
 	struct vm_area_struct *vma;
 	bool uffd, no_write;

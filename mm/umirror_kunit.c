@@ -303,6 +303,61 @@ static void umirror_test_thp_pin(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, pins_outstanding(), outstanding);
 	umirror_fini(&um);
 }
+
+/*
+ * Case 4b: a PMD split between fault and pin. The mirror faulted the THP
+ * as one PMD mapping; zapping its last page splits the PMD and invalidates
+ * the whole 2 MiB, so the pin refaults and takes exactly the pages the
+ * process maps now, one bvec for the 511 pages left, counted page by page.
+ */
+static void umirror_test_thp_split_before_pin(struct kunit *test)
+{
+	const size_t size = 2 * HPAGE_PMD_SIZE;
+	unsigned long map = map_anon(test, size, PROT_READ | PROT_WRITE);
+	unsigned long addr = ALIGN(map, HPAGE_PMD_SIZE);
+	unsigned long outstanding = pins_outstanding();
+	const size_t span = HPAGE_PMD_SIZE - PAGE_SIZE;
+	struct page *first, *last;
+	struct umirror_stats stats;
+	struct bio_vec bv[4];
+	unsigned int nr;
+	struct umirror um;
+	u8 one = 1;
+
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr, HPAGE_PMD_SIZE,
+					 MADV_HUGEPAGE), 0);
+	fill_user(test, addr, &one, 1);
+	init_mirror(test, &um, addr, HPAGE_PMD_SIZE, UMIRROR_WRITE);
+	KUNIT_ASSERT_EQ(test, umirror_fault(&um, addr, HPAGE_PMD_SIZE, true), 0);
+	KUNIT_ASSERT_EQ(test, get_user_pages_fast(addr, 1, 0, &first), 1);
+	if (folio_order(page_folio(first)) != HPAGE_PMD_ORDER) {
+		put_page(first);
+		umirror_fini(&um);
+		kunit_skip(test, "no THP could be allocated");
+	}
+	put_page(first);
+
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr + span, PAGE_SIZE,
+					 MADV_DONTNEED), 0);
+	umirror_get_stats(&um, &stats);
+	KUNIT_EXPECT_EQ(test, stats.pages_invalidated, HPAGE_PMD_NR);
+	KUNIT_ASSERT_EQ(test, umirror_pin_bvec(&um, addr, span, false, bv,
+					       ARRAY_SIZE(bv), &nr), 0);
+	KUNIT_EXPECT_EQ(test, nr, 1);
+	KUNIT_EXPECT_EQ(test, bv[0].bv_len, span);
+	KUNIT_EXPECT_EQ(test, pins_outstanding() - outstanding, HPAGE_PMD_NR - 1);
+	KUNIT_ASSERT_EQ(test, get_user_pages_fast(addr, 1, 0, &first), 1);
+	KUNIT_ASSERT_EQ(test, get_user_pages_fast(addr + span - PAGE_SIZE, 1, 0,
+						  &last), 1);
+	KUNIT_EXPECT_PTR_EQ(test, bv[0].bv_page, first);
+	KUNIT_EXPECT_PTR_EQ(test, nth_page(bv[0].bv_page, HPAGE_PMD_NR - 2), last);
+	put_page(first);
+	put_page(last);
+	umirror_unpin_bvec(bv, nr, false);
+	KUNIT_EXPECT_EQ(test, pins_outstanding(), outstanding);
+	umirror_fini(&um);
+}
+
 #endif
 
 /* Case 4 on small pages: one bvec per page, -E2BIG leaves nothing pinned. */
@@ -843,6 +898,7 @@ static struct kunit_case umirror_test_cases[] = {
 	KUNIT_CASE(umirror_test_invalidate_one_page),
 #ifdef CONFIG_TRANSPARENT_HUGEPAGE
 	KUNIT_CASE(umirror_test_thp_pin),
+	KUNIT_CASE(umirror_test_thp_split_before_pin),
 #endif
 	KUNIT_CASE(umirror_test_pin_small_pages),
 	KUNIT_CASE(umirror_test_lazy_cache),

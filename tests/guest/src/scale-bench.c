@@ -10,6 +10,10 @@
  * 2. Kernel memory (Slab unreclaimable + vmalloc, from /proc/meminfo) that
  *    registering 1 GiB takes, pinned and unpinned, and unpinned after
  *    every page has been used once by a READ_FIXED.
+ * 3. Aliases: the same 64 KiB registered unpinned 1 or 16K times in one
+ *    ring; the cost of a MADV_DONTNEED of one of its pages (each mirror of
+ *    that memory would get a callback) and the kernel memory the
+ *    registrations take.
  *
  * One JSON line per measurement.
  *
@@ -167,6 +171,38 @@ static void memory_run(unsigned int round, int unpinned)
 	fflush(stdout);
 }
 
+static void alias_run(unsigned int round, unsigned int nr, struct iovec *iov,
+		      char *buf)
+{
+	struct io_uring ring;
+	uint64_t t = 0, t0;
+	long before, kib;
+	unsigned int i;
+	int ret;
+
+	ret = io_uring_queue_init(4, &ring, 0);
+	if (ret)
+		fail("io_uring_queue_init", -ret);
+	for (i = 0; i < nr; i++) {
+		iov[i].iov_base = buf;
+		iov[i].iov_len = 16 * PAGE;
+	}
+	before = kernel_kib();
+	register_buffers(&ring, iov, nr, 1);
+	kib = kernel_kib() - before;
+	for (i = 0; i < OPS; i++) {
+		buf[(i % 16) * PAGE] = 1;
+		t0 = now_ns();
+		madvise(buf + (i % 16) * PAGE, PAGE, MADV_DONTNEED);
+		t += now_ns() - t0;
+	}
+	io_uring_queue_exit(&ring);
+	printf("{\"bench\":\"alias\",\"round\":%u,\"aliases\":%u,"
+	       "\"dontneed_ns\":%.0f,\"registered_kib\":%ld}\n",
+	       round, nr, (double)t / OPS, kib);
+	fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
 	static const unsigned int counts[] = { 0, 1, 1024, MAX_BUFS };
@@ -192,6 +228,8 @@ int main(int argc, char **argv)
 			scale_run(round, counts[(i + round) % n], iov);
 		memory_run(round, round % 2);
 		memory_run(round, !(round % 2));
+		alias_run(round, round % 2 ? 1 : MAX_BUFS, iov, pages);
+		alias_run(round, round % 2 ? MAX_BUFS : 1, iov, pages);
 	}
 	return 0;
 }

@@ -2,8 +2,9 @@
 # guest-timeout: 600
 # GUP's rules as umirror keeps them, through lib/test_umirror.c: the program
 # tests/guest/src/umirror-gup.c, given 2 MiB hugetlb pages, swap on zram
-# (for the pageout cases), a 32 MiB memcg without swap (for the OOM case)
-# and ext4 on the scratch disk, where the guest has them.
+# (for the pageout cases), two 32 MiB memcgs without swap (one for the OOM
+# case, one for the OOM reaper case) and ext4 on the scratch disk, where
+# the guest has them.
 . "$(dirname "$0")/../lib.sh"
 prog=$UMIRROR_BUILD/guest-bin/umirror-gup
 [ -x "$prog" ] || { echo "Bail out! no $prog: run tests/build"; exit 1; }
@@ -20,9 +21,9 @@ swap_on() {
 	mkswap /dev/zram0 >/dev/null && swapon /dev/zram0
 }
 
-# oom_cgroup: a 32 MiB memcg without swap; prints its directory.
+# oom_cgroup NAME: a 32 MiB memcg without swap; prints its directory.
 oom_cgroup() {
-	local root=/sys/fs/cgroup cg=/sys/fs/cgroup/umirror-oom
+	local root=/sys/fs/cgroup cg=/sys/fs/cgroup/$1
 	mountpoint -q "$root" || mount -t cgroup2 none "$root" || return 1
 	grep -qw memory "$root/cgroup.subtree_control" ||
 		echo +memory >"$root/cgroup.subtree_control" || return 1
@@ -37,10 +38,15 @@ if swap_on; then
 else
 	echo "# no swap on zram: the pageout cases are skipped"
 fi
-if cg=$(oom_cgroup); then
+if cg=$(oom_cgroup umirror-oom); then
 	args+=(--cgroup "$cg")
 else
 	echo "# no memory cgroup: the OOM case is skipped"
+fi
+if cg=$(oom_cgroup umirror-reap); then
+	args+=(--reap-cgroup "$cg")
+else
+	echo "# no memory cgroup: the OOM reaper case is skipped"
 fi
 ext4=$(scratch_ext4)
 [ -z "$ext4" ] || args+=(--ext4 "$ext4")
