@@ -1020,25 +1020,31 @@ err_free:
  * Registering the same range of the same mm unpinned again shares the
  * first registration's mirror, as a cloned buffer does: otherwise each
  * alias would keep its own pfn cache and add one more callback to every
- * invalidation of that memory, up to IORING_MAX_REG_BUFFERS per ring.
+ * invalidation of that memory, up to IORING_MAX_REG_BUFFERS per ring. The
+ * range is checked again, as a new registration would be. Return 1 when
+ * shared, 0 when there is nothing to share, or the check's errno.
  */
-static bool io_share_unpinned(struct io_ring_ctx *ctx, struct iovec *iov,
-			      struct io_mapped_ubuf **pimu)
+static int io_share_unpinned(struct io_ring_ctx *ctx, struct iovec *iov,
+			     struct io_mapped_ubuf **pimu)
 {
 	struct io_mapped_ubuf *imu;
 	unsigned int i;
+	int ret;
 
 	for (i = 0; i < ctx->nr_user_bufs; i++) {
 		imu = ctx->user_bufs[i];
-		if (!imu || !io_imu_unpinned(imu) ||
+		if (!io_imu_unpinned(imu) ||
 		    imu->ubuf != (unsigned long)iov->iov_base ||
 		    imu->len != iov->iov_len || imu->mirror->mm != current->mm)
 			continue;
+		ret = umirror_check(imu->mirror);
+		if (ret)
+			return ret;
 		refcount_inc(&imu->refs);
 		*pimu = imu;
-		return true;
+		return 1;
 	}
-	return false;
+	return 0;
 }
 
 static int io_sqe_buffer_register(struct io_ring_ctx *ctx, struct iovec *iov,
@@ -1061,8 +1067,9 @@ static int io_sqe_buffer_register(struct io_ring_ctx *ctx, struct iovec *iov,
 	if (flags & IORING_RSRC_REGISTER_UNPINNED) {
 		if (!IS_ENABLED(CONFIG_UMIRROR))
 			return -EOPNOTSUPP;
-		if (io_share_unpinned(ctx, iov, pimu))
-			return 0;
+		ret = io_share_unpinned(ctx, iov, pimu);
+		if (ret)
+			return ret < 0 ? ret : 0;
 		return io_sqe_buffer_register_unpinned(iov, pimu);
 	}
 

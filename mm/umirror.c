@@ -467,10 +467,11 @@ static int umirror_fault_slow(struct umirror *um, struct hmm_range *range,
 /*
  * Fault pages [first, first + npages) of the range and publish their pfns.
  * Rule 1 of the locking DOC. Retries as long as it takes, as GUP does: only
- * a fatal signal or an error of the pages themselves ends it. A window that
- * keeps being invalidated is halved on each retry, down to one page, so
- * that a thread zapping one page of it cannot keep the others from being
- * published: the caller looks up what is still missing and faults again.
+ * a fatal signal or an error of the pages themselves ends it. A window
+ * invalidated between a complete walk and its publication is halved, down
+ * to one page, so that a thread zapping one page of it cannot keep the
+ * others from being published: the caller looks up what is still missing
+ * and faults again.
  */
 static int umirror_fault_pages(struct umirror *um, unsigned long first,
 			       unsigned long npages, bool write)
@@ -547,10 +548,13 @@ static int umirror_fault_pages(struct umirror *um, unsigned long first,
 			last_fixed = addr;
 			continue;
 		}
-		if (ret == -EBUSY) {
-			raced = true;
+		/*
+		 * hmm restarts after each fault it makes, and a COW break in
+		 * that fault invalidates the window itself: the faulted pages
+		 * stay, so walk again at the same size.
+		 */
+		if (ret == -EBUSY)
 			continue;
-		}
 		if (ret)
 			break;
 
@@ -665,6 +669,7 @@ int umirror_fault(struct umirror *um, unsigned long uaddr, size_t len,
 		spin_unlock(&um->lock);
 		if (page) {
 			idx++;
+			cond_resched();
 			continue;
 		}
 		/* It may publish fewer than @run pages: look again. */
@@ -772,6 +777,8 @@ static int umirror_copy(struct umirror *um, unsigned long uaddr, void *buf,
 		uaddr += n;
 		buf += n;
 		len -= n;
+		if (len)
+			cond_resched();
 	}
 	return 0;
 }
@@ -872,10 +879,8 @@ static int umirror_unshare(struct umirror *um, unsigned long idx,
 	unsigned long addr = um->base + (idx << PAGE_SHIFT);
 	unsigned long end = addr + (npages << PAGE_SHIFT);
 	struct mm_struct *mm = um->mm;
-	bool unlocked = false;
-	int ret = 0;
-
-	bool uffd, no_write;
+	bool unlocked = false, uffd, no_write;
+	int ret;
 
 	if (!mmget_not_zero(mm))
 		return -ESRCH;

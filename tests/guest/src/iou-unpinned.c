@@ -988,6 +988,17 @@ static void test_aliases(unsigned char *a, unsigned char *b, size_t size, int fd
 	    r0, r1);
 	io_uring_queue_exit(&ring);
 
+	/* An alias is checked as a new registration is: read-only refuses. */
+	ring_init(&ring, 0);
+	ret = register_bufs(&ring, iov, 1, UNPINNED, NULL);
+	mprotect(a, size, PROT_READ);
+	r1 = update_buf(&ring, 0, a, size, IORING_RSRC_REGISTER_UNPINNED);
+	mprotect(a, size, PROT_READ | PROT_WRITE);
+	tap(!ret && r1 == -EFAULT,
+	    "an alias of a range made read-only since is refused: update gives %d (want -EFAULT)",
+	    r1);
+	io_uring_queue_exit(&ring);
+
 	ring_init(&ring, 0);
 	before = kernel_kib();
 	ret = register_bufs(&ring, iov, ALIASES, UNPINNED, NULL);
