@@ -59,7 +59,6 @@
 #include <linux/mmu_notifier.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
-#include <linux/secretmem.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/umirror.h>
