@@ -1434,7 +1434,8 @@ static int io_sg_from_iter(struct sk_buff *skb,
 	return ret;
 }
 
-static int io_send_zc_import(struct io_kiocb *req, struct io_async_msghdr *kmsg)
+static int io_send_zc_import(struct io_kiocb *req, struct io_async_msghdr *kmsg,
+			     unsigned int issue_flags)
 {
 	struct io_sr_msg *sr = io_kiocb_to_cmd(req, struct io_sr_msg);
 	int ret;
@@ -1443,15 +1444,9 @@ static int io_send_zc_import(struct io_kiocb *req, struct io_async_msghdr *kmsg)
 		struct io_notif_data *nd = io_notif_to_data(sr->notif);
 
 		/* The skbs use the pages until the notification, not the send. */
-		if (io_imu_unpinned(req->imu) && !nd->pins) {
-			nd->pins = kmalloc(sizeof(*nd->pins), GFP_KERNEL);
-			if (unlikely(!nd->pins))
-				return -ENOMEM;
-			io_imu_pins_init(nd->pins);
-		}
 		ret = io_import_fixed(ITER_SOURCE, &kmsg->msg.msg_iter, req->imu,
 					(u64)(uintptr_t)sr->buf, sr->len,
-					nd->pins);
+					&nd->pins, issue_flags);
 		if (unlikely(ret))
 			return ret;
 		kmsg->msg.sg_from_iter = io_sg_from_iter;
@@ -1487,7 +1482,7 @@ int io_send_zc(struct io_kiocb *req, unsigned int issue_flags)
 		return -EAGAIN;
 
 	if (!zc->done_io) {
-		ret = io_send_zc_import(req, kmsg);
+		ret = io_send_zc_import(req, kmsg, issue_flags);
 		if (unlikely(ret))
 			return ret;
 	}
@@ -1504,8 +1499,15 @@ int io_send_zc(struct io_kiocb *req, unsigned int issue_flags)
 	ret = sock_sendmsg(sock, &kmsg->msg);
 
 	if (unlikely(ret < min_ret)) {
-		if (ret == -EAGAIN && (issue_flags & IO_URING_F_NONBLOCK))
+		if (ret == -EAGAIN && (issue_flags & IO_URING_F_NONBLOCK)) {
+			/*
+			 * Nothing was sent, so no skb holds the pages: do not
+			 * keep them pinned while waiting for poll.
+			 */
+			if (!zc->done_io)
+				io_imu_pins_release(io_notif_to_data(zc->notif)->pins);
 			return -EAGAIN;
+		}
 
 		if (ret > 0 && io_net_retry(sock, kmsg->msg.msg_flags)) {
 			zc->len -= ret;

@@ -32,11 +32,8 @@ static void io_notif_tw_complete(struct io_kiocb *notif, struct io_tw_state *ts)
 			__io_unaccount_mem(notif->ctx->user, nd->account_pages);
 			nd->account_pages = 0;
 		}
-		if (nd->pins) {
-			io_imu_pins_free(nd->pins);
-			kfree(nd->pins);
-			nd->pins = NULL;
-		}
+		io_imu_pins_free(nd->pins);
+		nd->pins = NULL;
 
 		nd = nd->next;
 		io_req_task_complete(notif, ts);

@@ -36,7 +36,11 @@ static int io_sqe_buffer_register(struct io_ring_ctx *ctx, struct iovec *iov,
 #define IORING_MAX_FIXED_FILES	(1U << 20)
 #define IORING_MAX_REG_BUFFERS	(1U << 14)
 
-/* kernel.io_uring_unpinned_buffers: register every buffer unpinned */
+/* Registration flags choosing between long-term pins and a mirror. */
+#define IO_RSRC_PIN_FLAGS	(IORING_RSRC_REGISTER_UNPINNED | \
+				 IORING_RSRC_REGISTER_PINNED)
+
+/* kernel.io_uring_unpinned_buffers: register unpinned unless told to pin */
 int sysctl_io_uring_unpinned_buffers __read_mostly;
 
 static const struct io_mapped_ubuf dummy_ubuf = {
@@ -514,8 +518,8 @@ int io_register_rsrc_update(struct io_ring_ctx *ctx, void __user *arg,
 		return -EFAULT;
 	if (!up.nr || up.resv2)
 		return -EINVAL;
-	if (up.flags & ~(type == IORING_RSRC_BUFFER ?
-			 IORING_RSRC_REGISTER_UNPINNED : 0))
+	if (up.flags & ~(type == IORING_RSRC_BUFFER ? IO_RSRC_PIN_FLAGS : 0) ||
+	    (up.flags & IO_RSRC_PIN_FLAGS) == IO_RSRC_PIN_FLAGS)
 		return -EINVAL;
 	return __io_register_rsrc_update(ctx, type, &up, up.nr);
 }
@@ -534,15 +538,15 @@ __cold int io_register_rsrc(struct io_ring_ctx *ctx, void __user *arg,
 		return -EFAULT;
 	if (!rr.nr || rr.resv2)
 		return -EINVAL;
-	if (rr.flags & ~(IORING_RSRC_REGISTER_SPARSE |
-			 IORING_RSRC_REGISTER_UNPINNED))
+	if (rr.flags & ~(IORING_RSRC_REGISTER_SPARSE | IO_RSRC_PIN_FLAGS) ||
+	    (rr.flags & IO_RSRC_PIN_FLAGS) == IO_RSRC_PIN_FLAGS)
 		return -EINVAL;
 
 	switch (type) {
 	case IORING_RSRC_FILE:
 		if (rr.flags & IORING_RSRC_REGISTER_SPARSE && rr.data)
 			break;
-		if (rr.flags & IORING_RSRC_REGISTER_UNPINNED)
+		if (rr.flags & IO_RSRC_PIN_FLAGS)
 			break;
 		return io_sqe_files_register(ctx, u64_to_user_ptr(rr.data),
 					     rr.nr, u64_to_user_ptr(rr.tags));
@@ -1062,7 +1066,8 @@ static int io_sqe_buffer_register(struct io_ring_ctx *ctx, struct iovec *iov,
 	*pimu = (struct io_mapped_ubuf *)&dummy_ubuf;
 	if (!iov->iov_base)
 		return 0;
-	if (READ_ONCE(sysctl_io_uring_unpinned_buffers))
+	if (!(flags & IORING_RSRC_REGISTER_PINNED) &&
+	    READ_ONCE(sysctl_io_uring_unpinned_buffers))
 		flags |= IORING_RSRC_REGISTER_UNPINNED;
 	if (flags & IORING_RSRC_REGISTER_UNPINNED) {
 		if (!IS_ENABLED(CONFIG_UMIRROR))
@@ -1208,16 +1213,18 @@ static void io_imu_pins_drop_spare(struct io_imu_pins *pins)
 
 /**
  * io_imu_pins_release() - drop the pages a request holds of an unpinned buffer
- * @pins: what io_import_fixed() pinned; may hold nothing
+ * @pins: what io_import_fixed() pinned; may be NULL or hold nothing
  *
- * Call once the I/O can no longer touch the pages. Pages the I/O may have
- * written are dirtied, so a file mapping writes them back. A spare bvec
- * array is kept for the next import unless it is larger than
- * IO_IMU_PINS_SPARE_MAX. May sleep.
+ * Call once the I/O can no longer touch the pages, and before a request
+ * goes back to wait for anything (poll, io-wq, a retry): a waiting request
+ * holds no pins. Pages the I/O may have written are dirtied, so a file
+ * mapping writes them back. A spare bvec array is kept for the next import
+ * unless it is larger than IO_IMU_PINS_SPARE_MAX. May sleep.
  */
 void io_imu_pins_release(struct io_imu_pins *pins)
 {
-	if (!IS_ENABLED(CONFIG_UMIRROR) || !pins->bvec)
+	might_sleep();
+	if (!IS_ENABLED(CONFIG_UMIRROR) || !pins || !pins->bvec)
 		return;
 	umirror_unpin_bvec(pins->bvec, pins->nr, pins->dirty);
 	pins->bvec = NULL;
@@ -1227,45 +1234,91 @@ void io_imu_pins_release(struct io_imu_pins *pins)
 }
 
 /**
- * io_imu_pins_free() - release the pins and the spare bvec array
- * @pins: the holder, about to be freed
+ * io_imu_pins_free() - release the pins and free their holder
+ * @pins: the holder, or NULL
  *
  * May sleep.
  */
 void io_imu_pins_free(struct io_imu_pins *pins)
 {
+	if (!pins)
+		return;
 	io_imu_pins_release(pins);
 	io_imu_pins_drop_spare(pins);
+	kfree(pins);
+}
+
+/*
+ * Allocate *@holder on a request's first import that pins. An inline
+ * (IO_URING_F_NONBLOCK) issue must not sleep: it fails with -EAGAIN and
+ * io_uring retries from io-wq, where allocation may block.
+ */
+static struct io_imu_pins *io_imu_pins_get(struct io_imu_pins **holder,
+					   bool nowait)
+{
+	struct io_imu_pins *pins = *holder;
+
+	if (pins)
+		return pins;
+	pins = kmalloc(sizeof(*pins), nowait ? GFP_NOWAIT | __GFP_ACCOUNT :
+					       GFP_KERNEL_ACCOUNT);
+	if (!pins)
+		return NULL;
+	pins->bvec = NULL;
+	pins->nr = 0;
+	pins->spare = NULL;
+	pins->spare_nr = 0;
+	*holder = pins;
+	return pins;
 }
 
 /*
  * Pin the pages of [buf_addr, buf_addr + len) as the registering process
- * maps them now. One bvec per folio run, so at most one per page.
+ * maps them now. One bvec per folio run, so at most one per page. With
+ * @nowait nothing sleeps: only pages already in the mirror's cache are
+ * used, and any miss is -EAGAIN.
  */
 static int io_import_unpinned(int ddir, struct iov_iter *iter,
 			      struct io_mapped_ubuf *imu, u64 buf_addr,
-			      size_t len, struct io_imu_pins *pins)
+			      size_t len, struct io_imu_pins **holder,
+			      bool nowait)
 {
 	unsigned int max_bv = DIV_ROUND_UP(offset_in_page(buf_addr) + len,
 					   PAGE_SIZE);
-	struct bio_vec *bvec = pins->inline_bvec;
+	int enomem = nowait ? -EAGAIN : -ENOMEM;
+	struct io_imu_pins *pins;
+	struct bio_vec *bvec;
 	unsigned int nr;
 	int ret;
 
-	/* A retried import replaces what the last attempt pinned. */
-	io_imu_pins_release(pins);
+	pins = io_imu_pins_get(holder, nowait);
+	if (!pins)
+		return enomem;
+	/* One import per issue: the caller released the last one's pins. */
+	if (WARN_ON_ONCE(pins->bvec))
+		return -EBUSY;
+	bvec = pins->inline_bvec;
 	if (max_bv > IO_IMU_PINS_INLINE && max_bv > pins->spare_nr) {
 		io_imu_pins_drop_spare(pins);
-		pins->spare = kvmalloc_array(max_bv, sizeof(*bvec),
-					     GFP_KERNEL_ACCOUNT);
+		if (nowait)
+			pins->spare = kmalloc_array(max_bv, sizeof(*bvec),
+						    GFP_NOWAIT | __GFP_ACCOUNT);
+		else
+			pins->spare = kvmalloc_array(max_bv, sizeof(*bvec),
+						     GFP_KERNEL_ACCOUNT);
 		if (!pins->spare)
-			return -ENOMEM;
+			return enomem;
 		pins->spare_nr = max_bv;
 	}
 	if (max_bv > IO_IMU_PINS_INLINE)
 		bvec = pins->spare;
-	ret = umirror_pin_bvec(imu->mirror, buf_addr, len, ddir == ITER_DEST,
-			       bvec, max_bv, &nr);
+	if (nowait)
+		ret = umirror_pin_bvec_nowait(imu->mirror, buf_addr, len,
+					      ddir == ITER_DEST, bvec, max_bv,
+					      &nr);
+	else
+		ret = umirror_pin_bvec(imu->mirror, buf_addr, len,
+				       ddir == ITER_DEST, bvec, max_bv, &nr);
 	if (ret)
 		return ret;
 	pins->bvec = bvec;
@@ -1276,27 +1329,17 @@ static int io_import_unpinned(int ddir, struct iov_iter *iter,
 }
 
 /**
- * io_import_fixed() - set up an iterator over part of a registered buffer
- * @ddir: ITER_DEST if the I/O writes the buffer, else ITER_SOURCE
- * @iter: the iterator to set up
+ * io_import_fixed_check() - check a span lies inside a registered buffer
  * @imu: the registered buffer
- * @buf_addr: first user address of the part, inside @imu
+ * @buf_addr: first user address of the span
  * @len: bytes
- * @pins: where an unpinned buffer's pages are held for this request; the
- *	caller releases them with io_imu_pins_release() once the I/O is done
- *	with @iter. Unused for pinned buffers.
  *
- * Return: 0, or -EFAULT if the part is not inside @imu or (unpinned) not
- * mapped as the I/O needs it now; unpinned imports may also fail with
- * -ENOMEM, -EINTR, -ESRCH (the registering process has exited) or
- * -EOPNOTSUPP (fsdax).
+ * Return: 0, or -EFAULT if the span is not inside @imu.
  */
-int io_import_fixed(int ddir, struct iov_iter *iter,
-			   struct io_mapped_ubuf *imu,
-			   u64 buf_addr, size_t len, struct io_imu_pins *pins)
+int io_import_fixed_check(struct io_mapped_ubuf *imu, u64 buf_addr,
+			  size_t len)
 {
 	u64 buf_end;
-	size_t offset;
 
 	if (WARN_ON_ONCE(!imu))
 		return -EFAULT;
@@ -1305,8 +1348,53 @@ int io_import_fixed(int ddir, struct iov_iter *iter,
 	/* not inside the mapped region */
 	if (unlikely(buf_addr < imu->ubuf || buf_end > (imu->ubuf + imu->len)))
 		return -EFAULT;
+	return 0;
+}
+
+/**
+ * io_import_fixed() - set up an iterator over part of a registered buffer
+ * @ddir: ITER_DEST if the I/O writes the buffer, else ITER_SOURCE
+ * @iter: the iterator to set up
+ * @imu: the registered buffer
+ * @buf_addr: first user address of the part, inside @imu
+ * @len: bytes
+ * @holder: where an unpinned buffer's pages are held for this request,
+ *	allocated on first use; unused for pinned buffers. The caller
+ *	releases the pins with io_imu_pins_release() once the I/O is done
+ *	with @iter or before the request waits for anything, and frees the
+ *	holder with io_imu_pins_free().
+ * @issue_flags: with IO_URING_F_NONBLOCK an unpinned import does not
+ *	sleep: it takes no mmap lock and uses only pages already in the
+ *	mirror, and returns -EAGAIN otherwise, so the request is retried
+ *	from io-wq.
+ *
+ * Call it at issue, not at prep, for unpinned buffers: a request must not
+ * hold pins while it waits for a link, a drain or a worker. The pages are
+ * pinned for device access (DMA); I/O that only copies through the CPU,
+ * issued by a task of the registering mm, need not pin at all and may use
+ * the user address instead (io_imu_user_access()).
+ *
+ * Return: 0, or -EFAULT if the part is not inside @imu or (unpinned) not
+ * mapped as the I/O needs it now; unpinned imports may also fail with
+ * -EAGAIN (IO_URING_F_NONBLOCK), -ENOMEM, -EINTR, -ESRCH (the registering
+ * process has exited), -EHWPOISON (a poisoned page), -EOPNOTSUPP (fsdax)
+ * or -EBUSY (@holder still holds pins: a bug of the caller).
+ */
+int io_import_fixed(int ddir, struct iov_iter *iter,
+			   struct io_mapped_ubuf *imu,
+			   u64 buf_addr, size_t len, struct io_imu_pins **holder,
+			   unsigned int issue_flags)
+{
+	size_t offset;
+	int ret;
+
+	ret = io_import_fixed_check(imu, buf_addr, len);
+	if (unlikely(ret))
+		return ret;
 	if (io_imu_unpinned(imu))
-		return io_import_unpinned(ddir, iter, imu, buf_addr, len, pins);
+		return io_import_unpinned(ddir, iter, imu, buf_addr, len,
+					  holder,
+					  issue_flags & IO_URING_F_NONBLOCK);
 
 	/*
 	 * Might not be a start of buffer, set size appropriately

@@ -2,6 +2,8 @@
 #ifndef IOU_RSRC_H
 #define IOU_RSRC_H
 
+#include <linux/umirror.h>
+
 #define IO_NODE_ALLOC_CACHE_MAX 32
 
 #define IO_RSRC_TAG_TABLE_SHIFT	(PAGE_SHIFT - 3)
@@ -58,12 +60,15 @@ struct io_mapped_ubuf {
 
 /*
  * The pages one request holds of an unpinned registered buffer: pinned at
- * import, released once the I/O can no longer touch them. @bvec is NULL
- * when nothing is held, else @inline_bvec or @spare. @spare, an array of
- * @spare_nr bvecs for spans past IO_IMU_PINS_INLINE pages, outlives the
- * pins so that a recycled holder imports again without allocating; it is
- * freed by io_imu_pins_free(), or on release if larger than
- * IO_IMU_PINS_SPARE_MAX, so idle holders keep little memory.
+ * issue, released once the I/O can no longer touch them, or when the
+ * request goes back to wait (io_imu_pins_release()). Allocated on the
+ * first import that pins (io_imu_pins_get()), so requests that never pin
+ * pay one pointer. @bvec is NULL when nothing is held, else @inline_bvec
+ * or @spare. @spare, an array of @spare_nr bvecs for spans past
+ * IO_IMU_PINS_INLINE pages, outlives the pins so that a recycled holder
+ * imports again without allocating; io_imu_pins_free() frees it with the
+ * holder, and release frees it if larger than IO_IMU_PINS_SPARE_MAX, so
+ * idle holders keep little memory.
  */
 struct io_imu_pins {
 	struct bio_vec	*bvec;
@@ -90,18 +95,12 @@ int io_queue_rsrc_removal(struct io_rsrc_data *data, unsigned idx, void *rsrc);
 
 int io_import_fixed(int ddir, struct iov_iter *iter,
 			   struct io_mapped_ubuf *imu,
-			   u64 buf_addr, size_t len, struct io_imu_pins *pins);
+			   u64 buf_addr, size_t len, struct io_imu_pins **holder,
+			   unsigned int issue_flags);
+int io_import_fixed_check(struct io_mapped_ubuf *imu, u64 buf_addr,
+			  size_t len);
 void io_imu_pins_release(struct io_imu_pins *pins);
 void io_imu_pins_free(struct io_imu_pins *pins);
-
-/* A new holder: nothing held, no spare array. */
-static inline void io_imu_pins_init(struct io_imu_pins *pins)
-{
-	pins->bvec = NULL;
-	pins->nr = 0;
-	pins->spare = NULL;
-	pins->spare_nr = 0;
-}
 
 /* Without CONFIG_UMIRROR (no MMU) no buffer is unpinned. */
 static inline bool io_imu_unpinned(const struct io_mapped_ubuf *imu)
@@ -109,10 +108,14 @@ static inline bool io_imu_unpinned(const struct io_mapped_ubuf *imu)
 	return IS_ENABLED(CONFIG_UMIRROR) && imu->mirror;
 }
 
-/* Something io_imu_pins_free() must release: pins or a spare array. */
-static inline bool io_imu_pins_need_free(const struct io_imu_pins *pins)
+/*
+ * Whether I/O that does not DMA (no IOCB_DIRECT) may reach an unpinned
+ * buffer through its user address, as read(2) would: only from a task of
+ * the registering mm. See io_import_fixed().
+ */
+static inline bool io_imu_user_access(const struct io_mapped_ubuf *imu)
 {
-	return pins->bvec || pins->spare;
+	return io_imu_unpinned(imu) && current->mm == imu->mirror->mm;
 }
 
 int io_register_clone_buffers(struct io_ring_ctx *ctx, void __user *arg);

@@ -207,10 +207,11 @@ static void io_req_rw_cleanup(struct io_kiocb *req, unsigned int issue_flags)
 		struct io_async_rw *rw = req->async_data;
 
 		req->flags &= ~REQ_F_NEED_CLEANUP;
-		io_imu_pins_release(&rw->pins);
+		io_imu_pins_release(rw->pins);
 		if (!io_rw_recycle(req, issue_flags)) {
 			io_rw_iovec_free(rw);
-			io_imu_pins_free(&rw->pins);
+			io_imu_pins_free(rw->pins);
+			rw->pins = NULL;
 		}
 	}
 }
@@ -227,8 +228,8 @@ static int io_rw_alloc_async(struct io_kiocb *req)
 				rw->free_iov_nr * sizeof(struct iovec));
 			req->flags |= REQ_F_NEED_CLEANUP;
 		}
-		/* Nothing is pinned; a spare bvec array is kept for reuse. */
-		if (io_imu_pins_need_free(&rw->pins))
+		/* Nothing is pinned; the holder is kept for reuse. */
+		if (rw->pins)
 			req->flags |= REQ_F_NEED_CLEANUP;
 		req->flags |= REQ_F_ASYNC_DATA;
 		req->async_data = rw;
@@ -239,7 +240,7 @@ static int io_rw_alloc_async(struct io_kiocb *req)
 		rw = req->async_data;
 		rw->free_iovec = NULL;
 		rw->free_iov_nr = 0;
-		io_imu_pins_init(&rw->pins);
+		rw->pins = NULL;
 done:
 		rw->bytes_done = 0;
 		return 0;
@@ -356,12 +357,64 @@ static int io_prep_rw_fixed(struct io_kiocb *req, const struct io_uring_sqe *sqe
 	req->imu = ctx->user_bufs[index];
 	io_req_set_rsrc_node(req, ctx, 0);
 
+	/* An unpinned buffer is imported at each issue: io_rw_import_fixed(). */
+	if (io_imu_unpinned(req->imu))
+		return io_import_fixed_check(req->imu, rw->addr, rw->len);
 	io = req->async_data;
 	ret = io_import_fixed(ddir, &io->iter, req->imu, rw->addr, rw->len,
-			      &io->pins);
-	if (io_imu_pins_need_free(&io->pins))
-		req->flags |= REQ_F_NEED_CLEANUP;
+			      NULL, 0);
 	iov_iter_save_state(&io->iter, &io->iter_state);
+	return ret;
+}
+
+static bool io_rw_fixed_unpinned(struct io_kiocb *req)
+{
+	return (req->opcode == IORING_OP_READ_FIXED ||
+		req->opcode == IORING_OP_WRITE_FIXED) &&
+	       io_imu_unpinned(req->imu);
+}
+
+/*
+ * Import what is left of an unpinned fixed buffer's span as this issue
+ * needs it, after io_rw_init_file() has set the kiocb's flags. A request
+ * holds pins only between here and its completion or its next -EAGAIN
+ * (io_rw_release_fixed()), never while it waits to be issued again.
+ * I/O that copies through the CPU (no IOCB_DIRECT), from a task of the
+ * registering mm, uses the user address as read(2) would and pins nothing.
+ */
+static int io_rw_import_fixed(struct io_kiocb *req, int ddir,
+			      unsigned int issue_flags)
+{
+	struct io_rw *rw = io_kiocb_to_cmd(req, struct io_rw);
+	struct io_async_rw *io = req->async_data;
+	u64 addr = rw->addr + io->bytes_done;
+	size_t len = rw->len - io->bytes_done;
+	int ret;
+
+	if (!io_rw_fixed_unpinned(req))
+		return 0;
+	if (!(rw->kiocb.ki_flags & IOCB_DIRECT) && io_imu_user_access(req->imu))
+		ret = import_ubuf(ddir, u64_to_user_ptr(addr), len, &io->iter);
+	else
+		ret = io_import_fixed(ddir, &io->iter, req->imu, addr, len,
+				      &io->pins, issue_flags);
+	if (io->pins)
+		req->flags |= REQ_F_NEED_CLEANUP;
+	if (unlikely(ret))
+		return ret;
+	iov_iter_save_state(&io->iter, &io->iter_state);
+	return 0;
+}
+
+/* The request goes back to wait (poll, io-wq, reissue): it keeps no pins. */
+static int io_rw_release_fixed(struct io_kiocb *req, int ret)
+{
+	struct io_async_rw *io;
+
+	if (ret == -EAGAIN && io_rw_fixed_unpinned(req)) {
+		io = req->async_data;
+		io_imu_pins_release(io->pins);
+	}
 	return ret;
 }
 
@@ -403,7 +456,8 @@ void io_readv_writev_cleanup(struct io_kiocb *req)
 {
 	struct io_async_rw *io = req->async_data;
 
-	io_imu_pins_free(&io->pins);
+	io_imu_pins_free(io->pins);
+	io->pins = NULL;
 	io_rw_iovec_free(io);
 }
 
@@ -850,6 +904,9 @@ static int __io_read(struct io_kiocb *req, struct io_br_sel *sel,
 	ret = io_rw_init_file(req, FMODE_READ, READ);
 	if (unlikely(ret))
 		return ret;
+	ret = io_rw_import_fixed(req, ITER_DEST, issue_flags);
+	if (unlikely(ret))
+		return ret;
 	req->cqe.res = iov_iter_count(&io->iter);
 
 	if (force_nonblock) {
@@ -958,12 +1015,13 @@ int io_read(struct io_kiocb *req, unsigned int issue_flags)
 
 	ret = __io_read(req, &sel, issue_flags);
 	if (ret >= 0)
-		return kiocb_done(req, ret, &sel, issue_flags);
+		return io_rw_release_fixed(req, kiocb_done(req, ret, &sel,
+							   issue_flags));
 
 	if (req->flags & REQ_F_BUFFERS_COMMIT)
 		io_kbuf_recycle(req, sel.buf_list, issue_flags);
 
-	return io_fixup_restart_res(ret);
+	return io_rw_release_fixed(req, io_fixup_restart_res(ret));
 }
 
 int io_read_mshot(struct io_kiocb *req, unsigned int issue_flags)
@@ -1057,7 +1115,7 @@ static bool io_kiocb_start_write(struct io_kiocb *req, struct kiocb *kiocb)
 	return ret;
 }
 
-int io_write(struct io_kiocb *req, unsigned int issue_flags)
+static int __io_write(struct io_kiocb *req, unsigned int issue_flags)
 {
 	bool force_nonblock = issue_flags & IO_URING_F_NONBLOCK;
 	struct io_rw *rw = io_kiocb_to_cmd(req, struct io_rw);
@@ -1067,6 +1125,9 @@ int io_write(struct io_kiocb *req, unsigned int issue_flags)
 	loff_t *ppos;
 
 	ret = io_rw_init_file(req, FMODE_WRITE, WRITE);
+	if (unlikely(ret))
+		return ret;
+	ret = io_rw_import_fixed(req, ITER_SOURCE, issue_flags);
 	if (unlikely(ret))
 		return ret;
 	req->cqe.res = iov_iter_count(&io->iter);
@@ -1149,6 +1210,11 @@ ret_eagain:
 			io_req_end_write(req);
 		return -EAGAIN;
 	}
+}
+
+int io_write(struct io_kiocb *req, unsigned int issue_flags)
+{
+	return io_rw_release_fixed(req, __io_write(req, issue_flags));
 }
 
 void io_rw_fail(struct io_kiocb *req)
@@ -1247,6 +1313,6 @@ void io_rw_cache_free(const void *entry)
 				rw->free_iov_nr * sizeof(struct iovec));
 		io_rw_iovec_free(rw);
 	}
-	io_imu_pins_free(&rw->pins);
+	io_imu_pins_free(rw->pins);
 	kfree(rw);
 }

@@ -2,7 +2,7 @@
 
 #include <linux/pagemap.h>
 
-#include "rsrc.h"
+struct io_imu_pins;
 
 struct io_async_rw {
 	size_t				bytes_done;
@@ -13,7 +13,7 @@ struct io_async_rw {
 	int				free_iov_nr;
 	struct wait_page_queue		wpq;
 	/* pages of an unpinned registered buffer this request holds */
-	struct io_imu_pins		pins;
+	struct io_imu_pins		*pins;
 };
 
 int io_prep_read_fixed(struct io_kiocb *req, const struct io_uring_sqe *sqe);

@@ -25,13 +25,33 @@ static struct uring_cache *io_uring_async_get(struct io_kiocb *req)
 	if (cache) {
 		req->flags |= REQ_F_ASYNC_DATA;
 		req->async_data = cache;
+		/* An idle pins holder kept for reuse: free it if not used. */
+		if (cache->pins)
+			req->flags |= REQ_F_NEED_CLEANUP;
 		return cache;
 	}
 	if (io_alloc_async_data(req))
 		return NULL;
 	cache = req->async_data;
-	io_imu_pins_init(&cache->pins);
+	cache->pins = NULL;
 	return cache;
+}
+
+/* The command leaves without going back to the cache: free its holder. */
+void io_uring_cmd_cleanup(struct io_kiocb *req)
+{
+	struct uring_cache *cache = req->async_data;
+
+	io_imu_pins_free(cache->pins);
+	cache->pins = NULL;
+}
+
+void io_uring_cache_free(const void *entry)
+{
+	struct uring_cache *cache = (struct uring_cache *)entry;
+
+	io_imu_pins_free(cache->pins);
+	kfree(cache);
 }
 
 static void io_req_uring_cleanup(struct io_kiocb *req, unsigned int issue_flags)
@@ -40,14 +60,16 @@ static void io_req_uring_cleanup(struct io_kiocb *req, unsigned int issue_flags)
 	struct uring_cache *cache = req->async_data;
 
 	/* The command is done with its buffer, however it completes. */
-	io_imu_pins_free(&cache->pins);
-	if (issue_flags & IO_URING_F_UNLOCKED)
-		return;
-	if (io_alloc_cache_put(&req->ctx->uring_cache, cache)) {
+	io_imu_pins_release(cache->pins);
+	if (!(issue_flags & IO_URING_F_UNLOCKED) &&
+	    io_alloc_cache_put(&req->ctx->uring_cache, cache)) {
 		ioucmd->sqe = NULL;
 		req->async_data = NULL;
-		req->flags &= ~REQ_F_ASYNC_DATA;
+		req->flags &= ~(REQ_F_ASYNC_DATA | REQ_F_NEED_CLEANUP);
+		return;
 	}
+	io_uring_cmd_cleanup(req);
+	req->flags &= ~REQ_F_NEED_CLEANUP;
 }
 
 bool io_uring_try_cancel_uring_cmd(struct io_ring_ctx *ctx,
@@ -233,6 +255,7 @@ int io_uring_cmd(struct io_kiocb *req, unsigned int issue_flags)
 	struct io_uring_cmd *ioucmd = io_kiocb_to_cmd(req, struct io_uring_cmd);
 	struct io_ring_ctx *ctx = req->ctx;
 	struct file *file = req->file;
+	struct uring_cache *cache;
 	int ret;
 
 	if (!file->f_op->uring_cmd)
@@ -255,12 +278,13 @@ int io_uring_cmd(struct io_kiocb *req, unsigned int issue_flags)
 		req->iopoll_completed = 0;
 	}
 
+	cache = req->async_data;
+	/* For io_uring_cmd_import_fixed(), called from ->uring_cmd(). */
+	cache->issue_flags = issue_flags;
 	ret = file->f_op->uring_cmd(ioucmd, issue_flags);
 	if (ret == -EAGAIN) {
-		struct uring_cache *cache = req->async_data;
-
-		/* the retry imports again */
-		io_imu_pins_free(&cache->pins);
+		/* It waits for io-wq or poll: no pins meanwhile. */
+		io_imu_pins_release(cache->pins);
 		if (ioucmd->sqe != (void *) cache)
 			memcpy(cache, ioucmd->sqe, uring_sqe_size(req->ctx));
 		return -EAGAIN;
@@ -280,8 +304,13 @@ int io_uring_cmd_import_fixed(u64 ubuf, unsigned long len, int rw,
 {
 	struct io_kiocb *req = cmd_to_io_kiocb(ioucmd);
 	struct uring_cache *cache = req->async_data;
+	int ret;
 
-	return io_import_fixed(rw, iter, req->imu, ubuf, len, &cache->pins);
+	ret = io_import_fixed(rw, iter, req->imu, ubuf, len, &cache->pins,
+			      cache->issue_flags);
+	if (cache->pins)
+		req->flags |= REQ_F_NEED_CLEANUP;
+	return ret;
 }
 EXPORT_SYMBOL_GPL(io_uring_cmd_import_fixed);
 

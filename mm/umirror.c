@@ -921,31 +921,15 @@ static unsigned long umirror_folio_run(struct umirror *um, unsigned long idx,
 	return n;
 }
 
-/**
- * umirror_pin_bvec() - pin the pages of a span for one I/O
- * @um: the mirror
- * @uaddr: first user address, inside the range
- * @len: bytes
- * @write: the I/O writes the memory (device to memory)
- * @bv: array to fill, one entry per folio run
- * @max_bv: size of @bv
- * @nr_bv: set to the entries filled
- *
- * Takes FOLL_PIN references on exactly the pages of the span as they are
- * mapped now, one bvec per run of pages within a folio, by the rules of
- * pin_user_pages(): anonymous pages are made exclusive first, also for a
- * read-only pin, so that neither a fork nor a write of the process can
- * leave the I/O with a page the process no longer maps. These are
- * transient pins for the duration of one I/O; release them with
- * umirror_unpin_bvec(). An invalidation after this call does not wait for
- * the pins: it only makes the next call see the new pages. May sleep.
- *
- * Return: 0, -E2BIG if @bv is too small (nothing is left pinned), or an
- * errno as for umirror_fault().
+/*
+ * The two functions below. With @nowait a page that is not usable from the
+ * cache as it is fails the call with -EAGAIN where the other would fault or
+ * unshare it, so the only lock taken is the mirror's spinlock.
  */
-int umirror_pin_bvec(struct umirror *um, unsigned long uaddr, size_t len,
-		     bool write, struct bio_vec *bv, unsigned int max_bv,
-		     unsigned int *nr_bv)
+static int __umirror_pin_bvec(struct umirror *um, unsigned long uaddr,
+			      size_t len, bool write, struct bio_vec *bv,
+			      unsigned int max_bv, unsigned int *nr_bv,
+			      bool nowait)
 {
 	unsigned long idx, last, run, npages;
 	unsigned int nr = 0, runs = 0, offset;
@@ -954,7 +938,6 @@ int umirror_pin_bvec(struct umirror *um, unsigned long uaddr, size_t len,
 	size_t bytes;
 	int ret;
 
-	might_sleep();
 	*nr_bv = 0;
 	ret = umirror_check_access(um, uaddr, len);
 	if (ret || !len)
@@ -980,7 +963,9 @@ int umirror_pin_bvec(struct umirror *um, unsigned long uaddr, size_t len,
 			if (page)
 				run = umirror_shared_run(um, idx, last);
 			spin_unlock(&um->lock);
-			if (fatal_signal_pending(current))
+			if (nowait)
+				ret = -EAGAIN;
+			else if (fatal_signal_pending(current))
 				ret = -EINTR;
 			else if (page)
 				ret = umirror_unshare(um, idx, run);
@@ -1024,7 +1009,67 @@ err_unpin:
 	umirror_unpin_bvec(bv, nr, false);
 	return ret;
 }
+/**
+ * umirror_pin_bvec() - pin the pages of a span for one I/O
+ * @um: the mirror
+ * @uaddr: first user address, inside the range
+ * @len: bytes
+ * @write: the I/O writes the memory (device to memory)
+ * @bv: array to fill, one entry per folio run
+ * @max_bv: size of @bv
+ * @nr_bv: set to the entries filled
+ *
+ * Takes FOLL_PIN references on exactly the pages of the span as they are
+ * mapped now, one bvec per run of pages within a folio, by the rules of
+ * pin_user_pages(): anonymous pages are made exclusive first, also for a
+ * read-only pin, so that neither a fork nor a write of the process can
+ * leave the I/O with a page the process no longer maps. These are
+ * transient pins for the duration of one I/O; release them with
+ * umirror_unpin_bvec(). An invalidation after this call does not wait for
+ * the pins: it only makes the next call see the new pages. May sleep.
+ *
+ * Return: 0, -E2BIG if @bv is too small (nothing is left pinned), or an
+ * errno as for umirror_fault().
+ */
+int umirror_pin_bvec(struct umirror *um, unsigned long uaddr, size_t len,
+		     bool write, struct bio_vec *bv, unsigned int max_bv,
+		     unsigned int *nr_bv)
+{
+	might_sleep();
+	return __umirror_pin_bvec(um, uaddr, len, write, bv, max_bv, nr_bv,
+				  false);
+}
 EXPORT_SYMBOL_GPL(umirror_pin_bvec);
+
+/**
+ * umirror_pin_bvec_nowait() - pin a span for one I/O if that cannot block
+ * @um: the mirror
+ * @uaddr: first user address, inside the range
+ * @len: bytes
+ * @write: the I/O writes the memory (device to memory)
+ * @bv: array to fill, one entry per folio run
+ * @max_bv: size of @bv
+ * @nr_bv: set to the entries filled
+ *
+ * As umirror_pin_bvec(), but only from the pfn cache: it takes no mmap
+ * lock, faults nothing, allocates nothing and does not sleep, so a caller
+ * that must not block (io_uring's inline issue) can try it first and hand
+ * the work to a context that may block when it fails. Only the mirror's
+ * spinlock is taken.
+ *
+ * Return: 0, -EAGAIN if a page of the span is not in the cache as the
+ * access needs it (not faulted, invalidated, read-only for @write, or
+ * shared and to be made exclusive first; nothing is left pinned), or
+ * -EFAULT, -E2BIG as for umirror_pin_bvec().
+ */
+int umirror_pin_bvec_nowait(struct umirror *um, unsigned long uaddr,
+			    size_t len, bool write, struct bio_vec *bv,
+			    unsigned int max_bv, unsigned int *nr_bv)
+{
+	return __umirror_pin_bvec(um, uaddr, len, write, bv, max_bv, nr_bv,
+				  true);
+}
+EXPORT_SYMBOL_GPL(umirror_pin_bvec_nowait);
 
 /**
  * umirror_unpin_bvec() - release pins taken by umirror_pin_bvec()

@@ -914,6 +914,66 @@ static void umirror_test_marks_accessed(struct kunit *test)
 	umirror_fini(&um);
 }
 
+/*
+ * umirror_pin_bvec_nowait() pins only what the cache holds as the access
+ * needs it, and takes no mmap lock: the test holds it for writing around
+ * every call, which would deadlock a call that took it.
+ */
+static void umirror_test_pin_nowait(struct kunit *test)
+{
+	const size_t size = 4 * PAGE_SIZE;
+	unsigned long addr = map_anon(test, size, PROT_READ | PROT_WRITE);
+	unsigned long before = pins_outstanding();
+	struct mm_struct *mm = current->mm;
+	struct bio_vec bv[4];
+	struct umirror um;
+	unsigned int nr = 1;
+	int ret;
+
+	init_mirror(test, &um, addr, size, UMIRROR_WRITE);
+
+	/* Nothing faulted: a miss, nothing left pinned. */
+	mmap_write_lock(mm);
+	ret = umirror_pin_bvec_nowait(&um, addr, size, true, bv, 4, &nr);
+	mmap_write_unlock(mm);
+	KUNIT_EXPECT_EQ(test, ret, -EAGAIN);
+	KUNIT_EXPECT_EQ(test, nr, 0);
+	KUNIT_EXPECT_EQ(test, pins_outstanding(), before);
+
+	/* Faulted for reading (the zero page): a miss for a write pin. */
+	KUNIT_ASSERT_EQ(test, umirror_fault(&um, addr, size, false), 0);
+	mmap_write_lock(mm);
+	ret = umirror_pin_bvec_nowait(&um, addr, size, true, bv, 4, &nr);
+	mmap_write_unlock(mm);
+	KUNIT_EXPECT_EQ(test, ret, -EAGAIN);
+	KUNIT_EXPECT_EQ(test, pins_outstanding(), before);
+
+	/* Faulted writable: a hit, every page pinned once. */
+	KUNIT_ASSERT_EQ(test, umirror_fault(&um, addr, size, true), 0);
+	mmap_write_lock(mm);
+	ret = umirror_pin_bvec_nowait(&um, addr, size, true, bv, 4, &nr);
+	mmap_write_unlock(mm);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, pins_outstanding(), before + 4);
+	umirror_unpin_bvec(bv, nr, true);
+	KUNIT_EXPECT_EQ(test, pins_outstanding(), before);
+
+	/* One page invalidated: a miss there, a hit elsewhere. */
+	KUNIT_ASSERT_EQ(test, do_madvise(mm, addr + PAGE_SIZE, PAGE_SIZE,
+					 MADV_DONTNEED), 0);
+	mmap_write_lock(mm);
+	ret = umirror_pin_bvec_nowait(&um, addr, size, false, bv, 4, &nr);
+	KUNIT_EXPECT_EQ(test, ret, -EAGAIN);
+	ret = umirror_pin_bvec_nowait(&um, addr + 2 * PAGE_SIZE, 2 * PAGE_SIZE,
+				      false, bv, 4, &nr);
+	mmap_write_unlock(mm);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, pins_outstanding(), before + 2);
+	umirror_unpin_bvec(bv, nr, false);
+	KUNIT_EXPECT_EQ(test, pins_outstanding(), before);
+	umirror_fini(&um);
+}
+
 static struct kunit_case umirror_test_cases[] = {
 	KUNIT_CASE(umirror_test_copy_classes),
 	KUNIT_CASE(umirror_test_coherence),
@@ -923,6 +983,7 @@ static struct kunit_case umirror_test_cases[] = {
 	KUNIT_CASE(umirror_test_thp_split_before_pin),
 #endif
 	KUNIT_CASE(umirror_test_pin_small_pages),
+	KUNIT_CASE(umirror_test_pin_nowait),
 	KUNIT_CASE(umirror_test_lazy_cache),
 	KUNIT_CASE(umirror_test_refusals),
 	KUNIT_CASE(umirror_test_shared_file),

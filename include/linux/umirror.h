@@ -83,6 +83,9 @@ int umirror_write(struct umirror *um, unsigned long uaddr, const void *src,
 int umirror_pin_bvec(struct umirror *um, unsigned long uaddr, size_t len,
 		     bool write, struct bio_vec *bv, unsigned int max_bv,
 		     unsigned int *nr_bv);
+int umirror_pin_bvec_nowait(struct umirror *um, unsigned long uaddr,
+			    size_t len, bool write, struct bio_vec *bv,
+			    unsigned int max_bv, unsigned int *nr_bv);
 void umirror_unpin_bvec(struct bio_vec *bv, unsigned int nr_bv, bool dirty);
 void umirror_get_stats(struct umirror *um, struct umirror_stats *stats);
 

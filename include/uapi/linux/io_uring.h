@@ -554,7 +554,6 @@ struct io_uring_params {
 #define IORING_FEAT_REG_REG_RING	(1U << 13)
 #define IORING_FEAT_RECVSEND_BUNDLE	(1U << 14)
 #define IORING_FEAT_MIN_TIMEOUT		(1U << 15)
-#define IORING_FEAT_UNPINNED_BUFFERS	(1U << 16)
 
 /*
  * io_uring_register(2) opcodes and arguments
@@ -639,12 +638,19 @@ struct io_uring_files_update {
  */
 #define IORING_RSRC_REGISTER_SPARSE	(1U << 0)
 /*
- * Register buffers without long-term page pins: each request pins the pages
- * it uses while it runs, and the buffer follows the registering process's
- * address space (remaps, COW, migration). No RLIMIT_MEMLOCK charge.
- * Also accepted in io_uring_rsrc_update2.flags for buffer updates.
+ * Register buffers without long-term page pins: the buffer is a view of the
+ * registering process's address space (remaps, COW, migration), pinned only
+ * while a request's I/O may reach a device. No RLIMIT_MEMLOCK charge.
+ * Kernels without support fail the registration with -EINVAL.
  */
 #define IORING_RSRC_REGISTER_UNPINNED	(1U << 1)
+/*
+ * Register buffers with long-term page pins even when the sysctl
+ * kernel.io_uring_unpinned_buffers makes unpinned the default.
+ * Both flags are also accepted in io_uring_rsrc_update2.flags for buffer
+ * updates; together they are -EINVAL.
+ */
+#define IORING_RSRC_REGISTER_PINNED	(1U << 2)
 
 struct io_uring_rsrc_register {
 	__u32 nr;
@@ -664,7 +670,7 @@ struct io_uring_rsrc_update2 {
 	__u32 offset;
 	union {
 		__u32 resv;
-		__u32 flags;	/* IORING_RSRC_REGISTER_UNPINNED (buffers) */
+		__u32 flags;	/* IORING_RSRC_REGISTER_(UN)PINNED, buffers */
 	};
 	__aligned_u64 data;
 	__aligned_u64 tags;

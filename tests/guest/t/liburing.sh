@@ -16,7 +16,7 @@ case "${LIBURING_TESTS:-}" in
 # than 9 minutes without finishing.
 "") tests="file-verify.t fixed-buf-iter.t fixed-link.t fixed-reuse.t
 	io_uring_passthrough.t iopoll.t read-write.t register-restrictions.t
-	rsrc_tags.t send-zerocopy.t" ;;
+	register-unpinned.t rsrc_tags.t send-zerocopy.t" ;;
 all) tests=$(cd "$dir" && ls -- *.t) ;;
 *) tests=$LIBURING_TESTS ;;
 esac
