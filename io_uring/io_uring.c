@@ -1993,6 +1993,14 @@ static void io_queue_async(struct io_kiocb *req, int ret)
 		io_req_defer_failed(req, ret);
 		return;
 	}
+	/*
+	 * An unpinned buffer import that would block (io_import_fixed()):
+	 * only io-wq may fault it in, poll would just issue it again.
+	 */
+	if (req->flags & REQ_F_FORCE_ASYNC) {
+		io_queue_iowq(req);
+		return;
+	}
 
 	switch (io_arm_poll_handler(req, 0)) {
 	case IO_APOLL_READY:

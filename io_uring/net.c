@@ -1444,9 +1444,9 @@ static int io_send_zc_import(struct io_kiocb *req, struct io_async_msghdr *kmsg,
 		struct io_notif_data *nd = io_notif_to_data(sr->notif);
 
 		/* The skbs use the pages until the notification, not the send. */
-		ret = io_import_fixed(ITER_SOURCE, &kmsg->msg.msg_iter, req->imu,
-					(u64)(uintptr_t)sr->buf, sr->len,
-					&nd->pins, issue_flags);
+		ret = io_import_fixed(req, ITER_SOURCE, &kmsg->msg.msg_iter,
+				      req->imu, (u64)(uintptr_t)sr->buf, sr->len,
+				      &nd->pins, issue_flags);
 		if (unlikely(ret))
 			return ret;
 		kmsg->msg.sg_from_iter = io_sg_from_iter;

@@ -39,6 +39,10 @@ static int io_sqe_buffer_register(struct io_ring_ctx *ctx, struct iovec *iov,
 /* Registration flags choosing between long-term pins and a mirror. */
 #define IO_RSRC_PIN_FLAGS	(IORING_RSRC_REGISTER_UNPINNED | \
 				 IORING_RSRC_REGISTER_PINNED)
+/* Flags this kernel knows: without umirror (no MMU), only pinned. */
+#define IO_RSRC_PIN_FLAGS_KNOWN	(IORING_RSRC_REGISTER_PINNED | \
+				 (IS_ENABLED(CONFIG_UMIRROR) ? \
+				  IORING_RSRC_REGISTER_UNPINNED : 0))
 
 /* kernel.io_uring_unpinned_buffers: register unpinned unless told to pin */
 int sysctl_io_uring_unpinned_buffers __read_mostly;
@@ -518,7 +522,7 @@ int io_register_rsrc_update(struct io_ring_ctx *ctx, void __user *arg,
 		return -EFAULT;
 	if (!up.nr || up.resv2)
 		return -EINVAL;
-	if (up.flags & ~(type == IORING_RSRC_BUFFER ? IO_RSRC_PIN_FLAGS : 0) ||
+	if (up.flags & ~(type == IORING_RSRC_BUFFER ? IO_RSRC_PIN_FLAGS_KNOWN : 0) ||
 	    (up.flags & IO_RSRC_PIN_FLAGS) == IO_RSRC_PIN_FLAGS)
 		return -EINVAL;
 	return __io_register_rsrc_update(ctx, type, &up, up.nr);
@@ -538,7 +542,7 @@ __cold int io_register_rsrc(struct io_ring_ctx *ctx, void __user *arg,
 		return -EFAULT;
 	if (!rr.nr || rr.resv2)
 		return -EINVAL;
-	if (rr.flags & ~(IORING_RSRC_REGISTER_SPARSE | IO_RSRC_PIN_FLAGS) ||
+	if (rr.flags & ~(IORING_RSRC_REGISTER_SPARSE | IO_RSRC_PIN_FLAGS_KNOWN) ||
 	    (rr.flags & IO_RSRC_PIN_FLAGS) == IO_RSRC_PIN_FLAGS)
 		return -EINVAL;
 
@@ -1069,9 +1073,8 @@ static int io_sqe_buffer_register(struct io_ring_ctx *ctx, struct iovec *iov,
 	if (!(flags & IORING_RSRC_REGISTER_PINNED) &&
 	    READ_ONCE(sysctl_io_uring_unpinned_buffers))
 		flags |= IORING_RSRC_REGISTER_UNPINNED;
-	if (flags & IORING_RSRC_REGISTER_UNPINNED) {
-		if (!IS_ENABLED(CONFIG_UMIRROR))
-			return -EOPNOTSUPP;
+	if (IS_ENABLED(CONFIG_UMIRROR) &&
+	    (flags & IORING_RSRC_REGISTER_UNPINNED)) {
 		ret = io_share_unpinned(ctx, iov, pimu);
 		if (ret)
 			return ret < 0 ? ret : 0;
@@ -1223,9 +1226,9 @@ static void io_imu_pins_drop_spare(struct io_imu_pins *pins)
  */
 void io_imu_pins_release(struct io_imu_pins *pins)
 {
-	might_sleep();
 	if (!IS_ENABLED(CONFIG_UMIRROR) || !pins || !pins->bvec)
 		return;
+	might_sleep();
 	umirror_unpin_bvec(pins->bvec, pins->nr, pins->dirty);
 	pins->bvec = NULL;
 	pins->nr = 0;
@@ -1248,6 +1251,8 @@ void io_imu_pins_free(struct io_imu_pins *pins)
 	kfree(pins);
 }
 
+#define IO_IMU_GFP_NOWAIT	(GFP_NOWAIT | __GFP_ACCOUNT | __GFP_NOWARN)
+
 /*
  * Allocate *@holder on a request's first import that pins. An inline
  * (IO_URING_F_NONBLOCK) issue must not sleep: it fails with -EAGAIN and
@@ -1260,7 +1265,7 @@ static struct io_imu_pins *io_imu_pins_get(struct io_imu_pins **holder,
 
 	if (pins)
 		return pins;
-	pins = kmalloc(sizeof(*pins), nowait ? GFP_NOWAIT | __GFP_ACCOUNT :
+	pins = kmalloc(sizeof(*pins), nowait ? IO_IMU_GFP_NOWAIT :
 					       GFP_KERNEL_ACCOUNT);
 	if (!pins)
 		return NULL;
@@ -1300,9 +1305,13 @@ static int io_import_unpinned(int ddir, struct iov_iter *iter,
 	bvec = pins->inline_bvec;
 	if (max_bv > IO_IMU_PINS_INLINE && max_bv > pins->spare_nr) {
 		io_imu_pins_drop_spare(pins);
+		/* No costly allocation inline: io-wq may use vmalloc. */
+		if (nowait && max_bv * sizeof(*bvec) >
+			      PAGE_SIZE << PAGE_ALLOC_COSTLY_ORDER)
+			return -EAGAIN;
 		if (nowait)
 			pins->spare = kmalloc_array(max_bv, sizeof(*bvec),
-						    GFP_NOWAIT | __GFP_ACCOUNT);
+						    IO_IMU_GFP_NOWAIT);
 		else
 			pins->spare = kvmalloc_array(max_bv, sizeof(*bvec),
 						     GFP_KERNEL_ACCOUNT);
@@ -1353,6 +1362,7 @@ int io_import_fixed_check(struct io_mapped_ubuf *imu, u64 buf_addr,
 
 /**
  * io_import_fixed() - set up an iterator over part of a registered buffer
+ * @req: the request
  * @ddir: ITER_DEST if the I/O writes the buffer, else ITER_SOURCE
  * @iter: the iterator to set up
  * @imu: the registered buffer
@@ -1363,10 +1373,13 @@ int io_import_fixed_check(struct io_mapped_ubuf *imu, u64 buf_addr,
  *	releases the pins with io_imu_pins_release() once the I/O is done
  *	with @iter or before the request waits for anything, and frees the
  *	holder with io_imu_pins_free().
- * @issue_flags: with IO_URING_F_NONBLOCK an unpinned import does not
+ * @issue_flags: the issue's flags. On the inline issue
+ *	(IO_URING_F_NONBLOCK outside io-wq) an unpinned import does not
  *	sleep: it takes no mmap lock and uses only pages already in the
- *	mirror, and returns -EAGAIN otherwise, so the request is retried
- *	from io-wq.
+ *	mirror; otherwise it returns -EAGAIN and marks @req
+ *	REQ_F_FORCE_ASYNC, so that io-wq, not poll, issues it again and
+ *	faults the pages. A REQ_F_NOWAIT request cannot go to io-wq: it
+ *	faults inline, as GUP does for a plain buffer under RWF_NOWAIT.
  *
  * Call it at issue, not at prep, for unpinned buffers: a request must not
  * hold pins while it waits for a link, a drain or a worker. The pages are
@@ -1376,25 +1389,31 @@ int io_import_fixed_check(struct io_mapped_ubuf *imu, u64 buf_addr,
  *
  * Return: 0, or -EFAULT if the part is not inside @imu or (unpinned) not
  * mapped as the I/O needs it now; unpinned imports may also fail with
- * -EAGAIN (IO_URING_F_NONBLOCK), -ENOMEM, -EINTR, -ESRCH (the registering
- * process has exited), -EHWPOISON (a poisoned page), -EOPNOTSUPP (fsdax)
- * or -EBUSY (@holder still holds pins: a bug of the caller).
+ * -EAGAIN (see @issue_flags), -ENOMEM, -EINTR, -ESRCH (the registering
+ * process has exited), -EOPNOTSUPP (fsdax) or -EBUSY (@holder still holds
+ * pins: a bug of the caller).
  */
-int io_import_fixed(int ddir, struct iov_iter *iter,
-			   struct io_mapped_ubuf *imu,
-			   u64 buf_addr, size_t len, struct io_imu_pins **holder,
-			   unsigned int issue_flags)
+int io_import_fixed(struct io_kiocb *req, int ddir, struct iov_iter *iter,
+		    struct io_mapped_ubuf *imu, u64 buf_addr, size_t len,
+		    struct io_imu_pins **holder, unsigned int issue_flags)
 {
 	size_t offset;
+	bool nowait;
 	int ret;
 
 	ret = io_import_fixed_check(imu, buf_addr, len);
 	if (unlikely(ret))
 		return ret;
-	if (io_imu_unpinned(imu))
-		return io_import_unpinned(ddir, iter, imu, buf_addr, len,
-					  holder,
-					  issue_flags & IO_URING_F_NONBLOCK);
+	if (io_imu_unpinned(imu)) {
+		nowait = (issue_flags & IO_URING_F_NONBLOCK) &&
+			 !(issue_flags & IO_URING_F_IOWQ) &&
+			 !(req->flags & REQ_F_NOWAIT);
+		ret = io_import_unpinned(ddir, iter, imu, buf_addr, len,
+					 holder, nowait);
+		if (ret == -EAGAIN)
+			req->flags |= REQ_F_FORCE_ASYNC;
+		return ret;
+	}
 
 	/*
 	 * Might not be a start of buffer, set size appropriately

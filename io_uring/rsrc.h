@@ -93,10 +93,9 @@ void io_rsrc_node_destroy(struct io_ring_ctx *ctx, struct io_rsrc_node *ref_node
 struct io_rsrc_node *io_rsrc_node_alloc(struct io_ring_ctx *ctx);
 int io_queue_rsrc_removal(struct io_rsrc_data *data, unsigned idx, void *rsrc);
 
-int io_import_fixed(int ddir, struct iov_iter *iter,
-			   struct io_mapped_ubuf *imu,
-			   u64 buf_addr, size_t len, struct io_imu_pins **holder,
-			   unsigned int issue_flags);
+int io_import_fixed(struct io_kiocb *req, int ddir, struct iov_iter *iter,
+		    struct io_mapped_ubuf *imu, u64 buf_addr, size_t len,
+		    struct io_imu_pins **holder, unsigned int issue_flags);
 int io_import_fixed_check(struct io_mapped_ubuf *imu, u64 buf_addr,
 			  size_t len);
 void io_imu_pins_release(struct io_imu_pins *pins);
@@ -115,7 +114,7 @@ static inline bool io_imu_unpinned(const struct io_mapped_ubuf *imu)
  */
 static inline bool io_imu_user_access(const struct io_mapped_ubuf *imu)
 {
-	return io_imu_unpinned(imu) && current->mm == imu->mirror->mm;
+	return io_imu_unpinned(imu) && umirror_is_of_mm(imu->mirror, current->mm);
 }
 
 int io_register_clone_buffers(struct io_ring_ctx *ctx, void __user *arg);

@@ -361,7 +361,7 @@ static int io_prep_rw_fixed(struct io_kiocb *req, const struct io_uring_sqe *sqe
 	if (io_imu_unpinned(req->imu))
 		return io_import_fixed_check(req->imu, rw->addr, rw->len);
 	io = req->async_data;
-	ret = io_import_fixed(ddir, &io->iter, req->imu, rw->addr, rw->len,
+	ret = io_import_fixed(req, ddir, &io->iter, req->imu, rw->addr, rw->len,
 			      NULL, 0);
 	iov_iter_save_state(&io->iter, &io->iter_state);
 	return ret;
@@ -387,16 +387,29 @@ static int io_rw_import_fixed(struct io_kiocb *req, int ddir,
 {
 	struct io_rw *rw = io_kiocb_to_cmd(req, struct io_rw);
 	struct io_async_rw *io = req->async_data;
+	const struct file_operations *fop = req->file->f_op;
 	u64 addr = rw->addr + io->bytes_done;
 	size_t len = rw->len - io->bytes_done;
+	bool user_access;
 	int ret;
 
 	if (!io_rw_fixed_unpinned(req))
 		return 0;
-	if (!(rw->kiocb.ki_flags & IOCB_DIRECT) && io_imu_user_access(req->imu))
+	user_access = io_imu_user_access(req->imu);
+	/*
+	 * loop_rw_iter() calls ->read()/->write() with a user address, of
+	 * the current mm: only the registering mm may take that path.
+	 */
+	if (!(ddir == ITER_DEST ? fop->read_iter : fop->write_iter)) {
+		if (!user_access)
+			return -EOPNOTSUPP;
+	} else if (rw->kiocb.ki_flags & IOCB_DIRECT) {
+		user_access = false;
+	}
+	if (user_access)
 		ret = import_ubuf(ddir, u64_to_user_ptr(addr), len, &io->iter);
 	else
-		ret = io_import_fixed(ddir, &io->iter, req->imu, addr, len,
+		ret = io_import_fixed(req, ddir, &io->iter, req->imu, addr, len,
 				      &io->pins, issue_flags);
 	if (io->pins)
 		req->flags |= REQ_F_NEED_CLEANUP;
@@ -800,6 +813,10 @@ static bool io_rw_should_retry(struct io_kiocb *req)
 	if (req->flags & REQ_F_NOWAIT)
 		return false;
 
+	/* Waiting for a page lock is waiting: it must not hold pins. */
+	if (io->pins && io->pins->bvec)
+		return false;
+
 	/* Only for buffered IO */
 	if (kiocb->ki_flags & (IOCB_DIRECT | IOCB_HIPRI))
 		return false;
@@ -1014,9 +1031,10 @@ int io_read(struct io_kiocb *req, unsigned int issue_flags)
 	int ret;
 
 	ret = __io_read(req, &sel, issue_flags);
-	if (ret >= 0)
-		return io_rw_release_fixed(req, kiocb_done(req, ret, &sel,
-							   issue_flags));
+	if (ret >= 0) {
+		ret = kiocb_done(req, ret, &sel, issue_flags);
+		return io_rw_release_fixed(req, ret);
+	}
 
 	if (req->flags & REQ_F_BUFFERS_COMMIT)
 		io_kbuf_recycle(req, sel.buf_list, issue_flags);

@@ -37,7 +37,10 @@ static struct uring_cache *io_uring_async_get(struct io_kiocb *req)
 	return cache;
 }
 
-/* The command leaves without going back to the cache: free its holder. */
+/*
+ * The command leaves without going back to the cache (failed before its
+ * issue, or completed unlocked): free its pins holder.
+ */
 void io_uring_cmd_cleanup(struct io_kiocb *req)
 {
 	struct uring_cache *cache = req->async_data;
@@ -46,6 +49,7 @@ void io_uring_cmd_cleanup(struct io_kiocb *req)
 	cache->pins = NULL;
 }
 
+/* Free an entry of ctx->uring_cache at ring exit. */
 void io_uring_cache_free(const void *entry)
 {
 	struct uring_cache *cache = (struct uring_cache *)entry;
@@ -299,6 +303,23 @@ int io_uring_cmd(struct io_kiocb *req, unsigned int issue_flags)
 	return IOU_OK;
 }
 
+/**
+ * io_uring_cmd_import_fixed() - set up an iterator over a registered buffer
+ * @ubuf: first user address of the span, inside the command's buffer
+ * @len: bytes
+ * @rw: ITER_DEST if the device writes the memory, else ITER_SOURCE
+ * @iter: the iterator to set up
+ * @ioucmd: the command, with IORING_URING_CMD_FIXED
+ *
+ * Call it from ->uring_cmd(), at most once per call. For an unpinned
+ * buffer the pages of the span stay pinned until the command completes or
+ * ->uring_cmd() returns -EAGAIN.
+ *
+ * Return: 0, -EFAULT if the span is not inside the buffer, -EAGAIN when
+ * called from ->uring_cmd() on the inline issue and the pages are not at
+ * hand without blocking (return it: io-wq issues the command again), or
+ * an error of io_import_fixed().
+ */
 int io_uring_cmd_import_fixed(u64 ubuf, unsigned long len, int rw,
 			      struct iov_iter *iter, void *ioucmd)
 {
@@ -306,7 +327,7 @@ int io_uring_cmd_import_fixed(u64 ubuf, unsigned long len, int rw,
 	struct uring_cache *cache = req->async_data;
 	int ret;
 
-	ret = io_import_fixed(rw, iter, req->imu, ubuf, len, &cache->pins,
+	ret = io_import_fixed(req, rw, iter, req->imu, ubuf, len, &cache->pins,
 			      cache->issue_flags);
 	if (cache->pins)
 		req->flags |= REQ_F_NEED_CLEANUP;

@@ -922,9 +922,10 @@ static unsigned long umirror_folio_run(struct umirror *um, unsigned long idx,
 }
 
 /*
- * The two functions below. With @nowait a page that is not usable from the
- * cache as it is fails the call with -EAGAIN where the other would fault or
- * unshare it, so the only lock taken is the mirror's spinlock.
+ * umirror_pin_bvec() and, with @nowait, umirror_pin_bvec_nowait(): a page
+ * not usable from the cache as it is fails the nowait call with -EAGAIN
+ * where the other faults or unshares it, so the nowait call takes no lock
+ * but the mirror's spinlock.
  */
 static int __umirror_pin_bvec(struct umirror *um, unsigned long uaddr,
 			      size_t len, bool write, struct bio_vec *bv,
@@ -955,6 +956,7 @@ static int __umirror_pin_bvec(struct umirror *um, unsigned long uaddr,
 		if (runs == UMIRROR_PIN_RUNS) {
 			/* Rule 3: let a waiting invalidation in. */
 			spin_unlock(&um->lock);
+			cond_resched();
 			spin_lock(&um->lock);
 			runs = 0;
 		}
@@ -1009,6 +1011,7 @@ err_unpin:
 	umirror_unpin_bvec(bv, nr, false);
 	return ret;
 }
+
 /**
  * umirror_pin_bvec() - pin the pages of a span for one I/O
  * @um: the mirror

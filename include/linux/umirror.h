@@ -89,4 +89,18 @@ int umirror_pin_bvec_nowait(struct umirror *um, unsigned long uaddr,
 void umirror_unpin_bvec(struct bio_vec *bv, unsigned int nr_bv, bool dirty);
 void umirror_get_stats(struct umirror *um, struct umirror_stats *stats);
 
+/**
+ * umirror_is_of_mm() - whether a mirror mirrors a given mm
+ * @um: the mirror
+ * @mm: the mm, e.g. current->mm
+ *
+ * The mirror holds its mm with mmgrab(), so the address cannot be reused
+ * by another mm while the mirror exists.
+ */
+static inline bool umirror_is_of_mm(const struct umirror *um,
+				    const struct mm_struct *mm)
+{
+	return um->mm == mm;
+}
+
 #endif /* _LINUX_UMIRROR_H */

@@ -641,7 +641,9 @@ struct io_uring_files_update {
  * Register buffers without long-term page pins: the buffer is a view of the
  * registering process's address space (remaps, COW, migration), pinned only
  * while a request's I/O may reach a device. No RLIMIT_MEMLOCK charge.
- * Kernels without support fail the registration with -EINVAL.
+ * Kernels without support fail the registration with -EINVAL. The flag
+ * applies to the buffers given: slots of a sparse table take the flags of
+ * the update that fills them.
  */
 #define IORING_RSRC_REGISTER_UNPINNED	(1U << 1)
 /*
