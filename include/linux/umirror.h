@@ -96,6 +96,8 @@ void umirror_get_stats(struct umirror *um, struct umirror_stats *stats);
  *
  * The mirror holds its mm with mmgrab(), so the address cannot be reused
  * by another mm while the mirror exists.
+ *
+ * Return: true if @um mirrors @mm.
  */
 static inline bool umirror_is_of_mm(const struct umirror *um,
 				    const struct mm_struct *mm)
