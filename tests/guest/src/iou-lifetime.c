@@ -842,11 +842,14 @@ static void nondirect_case(struct io_uring *ring, int idx, unsigned char *buf,
 	if (!check || !feed)
 		die("malloc");
 	/*
-	 * The counters are system-wide: the harness's own output (tee to a
-	 * 9p file) sometimes pins a page meanwhile. Pinning the span would
-	 * add its pages every time, so up to three tries, keeping the lowest.
+	 * The counters are system-wide, and the harness copies this output
+	 * (the last TAP line, through tee to a 9p file) while the next case
+	 * runs; it was seen to pin a page meanwhile. So let it settle first,
+	 * and try up to three times: pinning the span would add its pages
+	 * every time.
 	 */
 	for (try = 0; try < 3; try++) {
+		usleep(100000);
 		/* Faulted: the process wrote the source; fresh: it is zeros. */
 		if (faulted)
 			fill(w, len, 40 + how, 0);
