@@ -4,7 +4,7 @@
 # by tests/liburing-build) with kernel.io_uring_unpinned_buffers at 0 and
 # at 1: a test must give the same result in both modes. By default the
 # registered-buffer and read/write tests run; LIBURING_TESTS=all runs every
-# test, LIBURING_TESTS="a.t b.t" those named; LIBURING_TIMEOUT is each
+# test, LIBURING_TESTS="a.t,b.t" (or space-separated) those named; LIBURING_TIMEOUT is each
 # run's limit in seconds (default 120). On a kernel without the sysctl (the
 # pristine base, tests/build --flavour base) each test runs once and must
 # pass or skip: the record of what fails on the base and why.
@@ -18,7 +18,7 @@ case "${LIBURING_TESTS:-}" in
 	io_uring_passthrough.t iopoll.t read-write.t register-restrictions.t
 	register-unpinned.t rsrc_tags.t send-zerocopy.t" ;;
 all) tests=$(cd "$dir" && ls -- *.t) ;;
-*) tests=$LIBURING_TESTS ;;
+*) tests=${LIBURING_TESTS//,/ } ;;
 esac
 sysctl=/proc/sys/kernel/io_uring_unpinned_buffers
 
