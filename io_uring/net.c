@@ -1442,11 +1442,26 @@ static int io_send_zc_import(struct io_kiocb *req, struct io_async_msghdr *kmsg,
 
 	if (sr->flags & IORING_RECVSEND_FIXED_BUF) {
 		struct io_notif_data *nd = io_notif_to_data(sr->notif);
+		struct io_imu_pins *sent = NULL;
 
-		/* The skbs use the pages until the notification, not the send. */
+		/*
+		 * The skbs use the pages until the notification, not the send.
+		 * What a partial send sent stays pinned with the notification;
+		 * the rest gets a holder of its own (see io_send_zc()).
+		 */
+		if (nd->pins && nd->pins->bvec) {
+			sent = nd->pins;
+			nd->pins = NULL;
+		}
 		ret = io_import_fixed(req, ITER_SOURCE, &kmsg->msg.msg_iter,
 				      req->imu, (u64)(uintptr_t)sr->buf, sr->len,
 				      &nd->pins, issue_flags);
+		if (sent) {
+			if (nd->pins)
+				nd->pins->next = sent;
+			else
+				nd->pins = sent;
+		}
 		if (unlikely(ret))
 			return ret;
 		kmsg->msg.sg_from_iter = io_sg_from_iter;
@@ -1481,7 +1496,8 @@ int io_send_zc(struct io_kiocb *req, unsigned int issue_flags)
 	    (zc->flags & IORING_RECVSEND_POLL_FIRST))
 		return -EAGAIN;
 
-	if (!zc->done_io) {
+	/* A fixed buffer is imported again for what is left after a wait. */
+	if (!zc->done_io || (zc->flags & IORING_RECVSEND_FIXED_BUF)) {
 		ret = io_send_zc_import(req, kmsg, issue_flags);
 		if (unlikely(ret))
 			return ret;
@@ -1501,11 +1517,10 @@ int io_send_zc(struct io_kiocb *req, unsigned int issue_flags)
 	if (unlikely(ret < min_ret)) {
 		if (ret == -EAGAIN && (issue_flags & IO_URING_F_NONBLOCK)) {
 			/*
-			 * Nothing was sent, so no skb holds the pages: do not
-			 * keep them pinned while waiting for poll.
+			 * This attempt sent nothing, so no skb holds the pages
+			 * its import pinned: do not keep them while waiting.
 			 */
-			if (!zc->done_io)
-				io_imu_pins_release(io_notif_to_data(zc->notif)->pins);
+			io_imu_pins_release(io_notif_to_data(zc->notif)->pins);
 			return -EAGAIN;
 		}
 
@@ -1513,6 +1528,9 @@ int io_send_zc(struct io_kiocb *req, unsigned int issue_flags)
 			zc->len -= ret;
 			zc->buf += ret;
 			zc->done_io += ret;
+			/* It waits: keep only the pins of what was sent. */
+			io_imu_pins_trim(io_notif_to_data(zc->notif)->pins,
+					 &kmsg->msg.msg_iter);
 			return -EAGAIN;
 		}
 		if (ret == -ERESTARTSYS)

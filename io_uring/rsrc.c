@@ -1237,18 +1237,44 @@ void io_imu_pins_release(struct io_imu_pins *pins)
 }
 
 /**
- * io_imu_pins_free() - release the pins and free their holder
- * @pins: the holder, or NULL
+ * io_imu_pins_trim() - release the pins an iterator has not reached
+ * @pins: the holder of the pins @iter was set up over
+ * @iter: that iterator, advanced past what the I/O used
+ *
+ * For a send that stopped part way and waits to go on: the skbs keep using
+ * what was sent, up to the bvec @iter is in; the rest is released, and
+ * imported again when the send goes on. May sleep.
+ */
+void io_imu_pins_trim(struct io_imu_pins *pins, const struct iov_iter *iter)
+{
+	unsigned int used;
+
+	if (!IS_ENABLED(CONFIG_UMIRROR) || !pins || !pins->bvec)
+		return;
+	used = iter->bvec - pins->bvec + (iter->iov_offset ? 1 : 0);
+	if (used >= pins->nr)
+		return;
+	might_sleep();
+	umirror_unpin_bvec(pins->bvec + used, pins->nr - used, false);
+	pins->nr = used;
+}
+
+/**
+ * io_imu_pins_free() - release the pins and free their holders
+ * @pins: the holder, or NULL; the holders chained behind it go too
  *
  * May sleep.
  */
 void io_imu_pins_free(struct io_imu_pins *pins)
 {
-	if (!pins)
-		return;
-	io_imu_pins_release(pins);
-	io_imu_pins_drop_spare(pins);
-	kfree(pins);
+	struct io_imu_pins *next;
+
+	for (; pins; pins = next) {
+		next = pins->next;
+		io_imu_pins_release(pins);
+		io_imu_pins_drop_spare(pins);
+		kfree(pins);
+	}
 }
 
 #define IO_IMU_GFP_NOWAIT	(GFP_NOWAIT | __GFP_ACCOUNT | __GFP_NOWARN)
@@ -1273,6 +1299,7 @@ static struct io_imu_pins *io_imu_pins_get(struct io_imu_pins **holder,
 	pins->nr = 0;
 	pins->spare = NULL;
 	pins->spare_nr = 0;
+	pins->next = NULL;
 	*holder = pins;
 	return pins;
 }

@@ -68,15 +68,18 @@ struct io_mapped_ubuf {
  * IO_IMU_PINS_INLINE pages, outlives the pins so that a recycled holder
  * imports again without allocating; io_imu_pins_free() frees it with the
  * holder, and release frees it if larger than IO_IMU_PINS_SPARE_MAX, so
- * idle holders keep little memory.
+ * idle holders keep little memory. @next chains older holders whose pins
+ * must outlive a new import: a SEND_ZC's sent part, which the skbs use
+ * until the notification; io_imu_pins_free() frees the chain.
  */
 struct io_imu_pins {
-	struct bio_vec	*bvec;
-	unsigned int	nr;
-	bool		dirty;
-	unsigned int	spare_nr;
-	struct bio_vec	*spare;
-	struct bio_vec	inline_bvec[IO_IMU_PINS_INLINE];
+	struct bio_vec		*bvec;
+	unsigned int		nr;
+	bool			dirty;
+	unsigned int		spare_nr;
+	struct bio_vec		*spare;
+	struct io_imu_pins	*next;
+	struct bio_vec		inline_bvec[IO_IMU_PINS_INLINE];
 };
 
 struct io_imu_folio_data {
@@ -99,6 +102,7 @@ int io_import_fixed(struct io_kiocb *req, int ddir, struct iov_iter *iter,
 int io_import_fixed_check(struct io_mapped_ubuf *imu, u64 buf_addr,
 			  size_t len);
 void io_imu_pins_release(struct io_imu_pins *pins);
+void io_imu_pins_trim(struct io_imu_pins *pins, const struct iov_iter *iter);
 void io_imu_pins_free(struct io_imu_pins *pins);
 
 /* Without CONFIG_UMIRROR (no MMU) no buffer is unpinned. */

@@ -23,6 +23,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <liburing.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -31,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -797,6 +800,170 @@ out:
 }
 
 /*
+ * A SEND_ZC with MSG_WAITALL of 4 MiB from an unpinned buffer over TCP
+ * loopback, to a receiver that does not read, with SO_SNDBUF and
+ * SO_RCVBUF small. It sends what the window and the send buffer take and
+ * then parks in poll for the rest. While it waits it may keep pinned what
+ * it sent (skbs still hold those pages until acknowledged) and at most one
+ * more folio run, not the unsent remainder, which it pins again when it
+ * goes on. Holding the import's pins across the wait keeps the whole span
+ * pinned: about 1024 pages. Then the receiver reads everything: the send
+ * completes with all 4 MiB intact, its notification follows, and the pins
+ * go back to where they were.
+ */
+struct zc_state {
+	int res;
+	bool got_res, more, notif;
+};
+
+/* Reap every CQE there now: @ud's result and its notification. */
+static void zc_reap(struct io_uring *ring, uint64_t ud, struct zc_state *z)
+{
+	struct io_uring_cqe *cqe;
+
+	while (!io_uring_peek_cqe(ring, &cqe)) {
+		if (cqe->user_data == ud) {
+			if (cqe->flags & IORING_CQE_F_NOTIF) {
+				z->notif = true;
+			} else {
+				z->res = cqe->res;
+				z->more = cqe->flags & IORING_CQE_F_MORE;
+				z->got_res = true;
+			}
+		} else {
+			keep(cqe->user_data, cqe->res);
+		}
+		io_uring_cqe_seen(ring, cqe);
+	}
+}
+
+static void test_send_zc_parked(void)
+{
+	const size_t len = 4 * MIB;
+	const long pages = len / page_size;
+	const unsigned int seed = 83;
+	const uint64_t ud = 7;
+	const int small = 16 * 1024;
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(addr);
+	struct zc_state z = { 0 };
+	struct io_uring_sqe *sqe;
+	struct io_uring ring;
+	unsigned char *buf, *rcv;
+	int lfd, tx, rx = -1, ret, inq = -1, outq = -1;
+	long d0, d1, d2;
+	size_t got = 0;
+	double end;
+	bool parked, ok;
+
+	buf = map_anon(len, PROT_READ | PROT_WRITE);
+	rcv = malloc(len);
+	if (!rcv)
+		die("malloc");
+	/* Small pages, so the count is the span's 1024 pages. */
+	madvise(buf, len, MADV_NOHUGEPAGE);
+	fill(buf, len, seed, 0);
+	memset(rcv, 0, len);
+
+	/* The buffer sizes before listen and connect: the window stays small. */
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	tx = socket(AF_INET, SOCK_STREAM, 0);
+	if (lfd < 0 || tx < 0 ||
+	    setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) ||
+	    setsockopt(tx, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)) ||
+	    bind(lfd, (void *)&addr, sizeof(addr)) || listen(lfd, 1) ||
+	    getsockname(lfd, (void *)&addr, &alen) ||
+	    connect(tx, (void *)&addr, sizeof(addr)))
+		die("loopback TCP");
+	rx = accept(lfd, NULL, NULL);
+	if (rx < 0)
+		die("accept");
+
+	ring_init(&ring, 16, 0);
+	ret = register_buf(&ring, buf, len, IORING_RSRC_REGISTER_UNPINNED);
+	if (ret) {
+		tap(false, "SEND_ZC: register unpinned: %s", strerror(-ret));
+		goto out;
+	}
+	d0 = pin_baseline();
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_send_zc_fixed(sqe, tx, buf, len, MSG_WAITALL, 0, 0);
+	sqe->user_data = ud;
+	ret = io_uring_submit(&ring);
+	usleep(300000);
+	d1 = pin_delta();
+	zc_reap(&ring, ud, &z);
+	if (z.got_res && (z.res == -EINVAL || z.res == -EOPNOTSUPP)) {
+		skip("SEND_ZC parked on a full TCP socket", "SEND_ZC not supported");
+		skip("the parked SEND_ZC completes once read", "SEND_ZC not supported");
+		goto out;
+	}
+	parked = !z.got_res;
+	/* SIOCOUTQ: sent but unacknowledged, plus queued; SIOCINQ: unread. */
+	if (ioctl(tx, TIOCOUTQ, &outq))
+		outq = -1;
+	if (ioctl(rx, FIONREAD, &inq))
+		inq = -1;
+	diag("SEND_ZC at 300 ms: sender has %d bytes in its queue, receiver %d unread",
+	     outq, inq);
+	tap(ret == 1 && parked && d1 - d0 < pages / 2,
+	    "SEND_ZC MSG_WAITALL of 4 MiB from an unpinned buffer parked on a full TCP socket for 300 ms: %s, pin delta grew by %ld (want < %ld, the span has %ld pages)",
+	    parked ? "still waiting" : "already completed", d1 - d0, pages / 2,
+	    pages);
+
+	/* Read it all here, watching the CQ between reads. */
+	end = now_ms() + 30000;
+	for (;;) {
+		size_t want = z.got_res && z.res >= 0 ? (size_t)z.res : len;
+
+		zc_reap(&ring, ud, &z);
+		if (z.got_res && (!z.more || z.notif) &&
+		    (z.res < 0 || got >= (size_t)z.res))
+			break;
+		if (now_ms() > end)
+			break;
+		if (got < want) {
+			struct pollfd pfd = { .fd = rx, .events = POLLIN };
+			ssize_t n;
+
+			if (poll(&pfd, 1, 20) <= 0)
+				continue;
+			n = recv(rx, rcv + got, len - got, MSG_DONTWAIT);
+			if (n == 0)
+				break;
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EINTR)
+					continue;
+				die("recv");
+			}
+			got += n;
+		} else {
+			struct __kernel_timespec ts = { 0, 50 * 1000 * 1000 };
+			struct io_uring_cqe *cqe;
+
+			/* Only waits: zc_reap() takes it. */
+			io_uring_wait_cqe_timeout(&ring, &cqe, &ts);
+		}
+	}
+	d2 = pin_delta_settled(d0, 3000);
+	ok = z.got_res && z.res == (int)len && got == len &&
+	     same(rcv, len, seed, 0) && z.more && z.notif && d2 == d0;
+	tap(ok, "the receiver reads: SEND_ZC completes with %d (want %zu), %zu bytes received, data %s, notification %s, pin delta back to start (%+ld)",
+	    z.got_res ? z.res : -ETIMEDOUT, len, got,
+	    got == len && same(rcv, len, seed, 0) ? "intact" : "wrong",
+	    z.notif ? "arrived" : z.more ? "missing" : "not announced",
+	    d2 - d0);
+out:
+	close(tx);
+	close(rx);
+	close(lfd);
+	io_uring_queue_exit(&ring);
+	munmap(buf, len);
+	free(rcv);
+}
+
+/*
  * 5. I/O without O_DIRECT through an unpinned buffer, issued in the
  * registering mm (inline, io-wq, SQPOLL), pins no page at all:
  * nr_foll_pin_acquired does not move across a WRITE_FIXED and a
@@ -1444,6 +1611,7 @@ int main(int argc, char **argv)
 	test_drain_parked();
 	test_nowait_miss();
 	test_many_parked();
+	test_send_zc_parked();
 	test_nondirect();
 	test_inline_no_mmap_lock();
 	test_flags();
