@@ -1076,9 +1076,18 @@ static int io_sqe_buffer_register(struct io_ring_ctx *ctx, struct iovec *iov,
 	if (IS_ENABLED(CONFIG_UMIRROR) &&
 	    (flags & IORING_RSRC_REGISTER_UNPINNED)) {
 		ret = io_share_unpinned(ctx, iov, pimu);
-		if (ret)
-			return ret < 0 ? ret : 0;
-		return io_sqe_buffer_register_unpinned(iov, pimu);
+		if (!ret)
+			ret = io_sqe_buffer_register_unpinned(iov, pimu);
+		/*
+		 * The mm's first notifier takes mm_take_all_locks(), which
+		 * gives up on any pending signal, io_uring's own task_work
+		 * notification (TIF_NOTIFY_SIGNAL) included. Pinning would
+		 * not fail there: restart the registration once it is handled
+		 * (a failed registration is undone whole, an update stops).
+		 */
+		if (ret == -EINTR)
+			return -ERESTARTSYS;
+		return ret < 0 ? ret : 0;
 	}
 
 	ret = -ENOMEM;

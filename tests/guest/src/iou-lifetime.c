@@ -44,6 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "guest-test.h"
+
 /* This kernel's uapi additions, absent from liburing 2.3's header. */
 #ifndef IORING_RSRC_REGISTER_UNPINNED
 #define IORING_RSRC_REGISTER_UNPINNED	(1U << 1)
@@ -78,59 +80,7 @@ struct clone_buffers {
 static long page_size;
 static const char *blockdev, *ext4_dir;
 static int dev_fd = -1;
-static int tap_n, tap_failed;
 static volatile sig_atomic_t sysctl_touched;
-
-static void tap(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", ok ? "" : "not ", ++tap_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	tap_failed += !ok;
-}
-
-static void skip(const char *what, const char *why)
-{
-	printf("ok %d - %s # SKIP %s\n", ++tap_n, what, why);
-	fflush(stdout);
-}
-
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
-
-static void die(const char *what)
-{
-	printf("Bail out! %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-/* Write @text to a /proc or /sys file; 0 or -1. */
-static int write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f)
-		return -1;
-	if (fputs(text, f) < 0) {
-		fclose(f);
-		return -1;
-	}
-	return fclose(f) ? -1 : 0;
-}
 
 /* kernel.io_uring_unpinned_buffers back to 0 on every way out. */
 static void sysctl_restore(void)
@@ -162,15 +112,6 @@ static void set_sysctl(int val)
 		die("kernel.io_uring_unpinned_buffers");
 	if (!val)
 		sysctl_touched = 0;
-}
-
-static void *map_anon(size_t len, int prot)
-{
-	void *p = mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		die("mmap");
-	return p;
 }
 
 /* Byte @off of pattern @seed: differs from page to page and within one. */
@@ -208,40 +149,6 @@ static bool all_bytes(const void *buf, size_t len, unsigned char c)
 		if (p[i] != c)
 			return false;
 	return true;
-}
-
-static long vmstat(const char *name)
-{
-	char key[64];
-	long val;
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		die("/proc/vmstat");
-	while (fscanf(f, "%63s %ld", key, &val) == 2) {
-		if (!strcmp(key, name)) {
-			fclose(f);
-			return val;
-		}
-	}
-	fclose(f);
-	return -1;
-}
-
-/*
- * The FOLL_PIN counters, exact: node counters wait in per-CPU deltas of
- * up to the stat threshold until folded; stat_refresh folds them all now.
- */
-static void pin_counts(long *acquired, long *released)
-{
-	static bool warned;
-
-	if (write_file("/proc/sys/vm/stat_refresh", "1") && !warned) {
-		diag("cannot write /proc/sys/vm/stat_refresh: pin counts may lag");
-		warned = true;
-	}
-	*acquired = vmstat("nr_foll_pin_acquired");
-	*released = vmstat("nr_foll_pin_released");
 }
 
 /* D: pins taken and not yet released, system-wide. */

@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "guest-test.h"
+
 /* This kernel's uapi additions, absent from liburing 2.3's header. */
 #ifndef IORING_RSRC_REGISTER_UNPINNED
 #define IORING_RSRC_REGISTER_UNPINNED	(1U << 1)
@@ -59,41 +61,6 @@ static long page_size;
 static uint64_t other_cqes[16];
 static unsigned int nr_other_cqes;
 static const char *blockdev, *ext4_dir, *nvme_dev;
-static int tap_n, tap_failed;
-
-static void tap(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", ok ? "" : "not ", ++tap_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	tap_failed += !ok;
-}
-
-static void skip(const char *what, const char *why)
-{
-	printf("ok %d - %s # SKIP %s\n", ++tap_n, what, why);
-	fflush(stdout);
-}
-
-static void die(const char *what)
-{
-	printf("Bail out! %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static void *map_anon(size_t len, int prot)
-{
-	void *p = mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		die("mmap");
-	return p;
-}
 
 static void fill(void *buf, size_t len, unsigned int seed)
 {
@@ -255,24 +222,6 @@ static int rw_fixed(struct io_uring *ring, bool write, int fd, void *buf,
 	sqe->flags |= sqe_flags;
 	sqe->user_data = REQ_MARK;
 	return submit_wait(ring);
-}
-
-static long vmstat(const char *name)
-{
-	char key[64];
-	long val;
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		die("/proc/vmstat");
-	while (fscanf(f, "%63s %ld", key, &val) == 2) {
-		if (!strcmp(key, name)) {
-			fclose(f);
-			return val;
-		}
-	}
-	fclose(f);
-	return -1;
 }
 
 /*
@@ -638,20 +587,6 @@ static void test_move_pages(enum mode mode)
 	io_uring_queue_exit(&ring);
 	munmap(buf, size);
 	close(fd);
-}
-
-/* Write @text to a /proc or /sys file; 0 or -1. */
-static int write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f)
-		return -1;
-	if (fputs(text, f) < 0) {
-		fclose(f);
-		return -1;
-	}
-	return fclose(f) ? -1 : 0;
 }
 
 /* The page frame behind @addr, from /proc/self/pagemap (root sees PFNs). */

@@ -64,6 +64,10 @@
 #include <time.h>
 #include <unistd.h>
 
+/* tap(), skip(), die() and write_file() are this program's own, below. */
+#define GUEST_TEST_OWN_HELPERS
+#include "guest-test.h"
+
 #define RUN_FILE	"/sys/kernel/debug/test_umirror/run"
 #define THP_64K		"/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled"
 #define KSM_DIR		"/sys/kernel/mm/ksm/"
@@ -85,7 +89,6 @@
 static int um_fd = -1;
 static const char *ext4_dir, *cgroup_dir, *reap_cgroup_dir;
 static bool have_swap;
-static int tap_n, tap_failed;
 
 /*
  * A case run in a child process (run_in_child()) reports its TAP lines
@@ -145,18 +148,6 @@ static void skip(const char *fmt, ...)
 	va_start(ap, fmt);
 	vtap(true, true, fmt, ap);
 	va_end(ap);
-}
-
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("# ", stdout);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
 }
 
 static void die(const char *what)
@@ -337,40 +328,6 @@ static void one_line(const char *path, char *buf, size_t size)
 		buf[--n] = '\0';
 	for (p = buf; (p = strchr(p, '\n')); p++)
 		*p = ';';
-}
-
-static long vmstat(const char *name)
-{
-	char key[64];
-	long val;
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		die("/proc/vmstat");
-	while (fscanf(f, "%63s %ld", key, &val) == 2) {
-		if (!strcmp(key, name)) {
-			fclose(f);
-			return val;
-		}
-	}
-	fclose(f);
-	return -1;
-}
-
-/*
- * The FOLL_PIN counters, exact: node counters wait in per-CPU deltas of up
- * to the stat threshold until folded; stat_refresh folds them all now.
- */
-static void pin_counts(long *acquired, long *released)
-{
-	static bool warned;
-
-	if (write_file("/proc/sys/vm/stat_refresh", "1") && !warned) {
-		diag("cannot write /proc/sys/vm/stat_refresh: pin counts may lag");
-		warned = true;
-	}
-	*acquired = vmstat("nr_foll_pin_acquired");
-	*released = vmstat("nr_foll_pin_released");
 }
 
 /* Every FOLL_PIN taken has been released (a few seconds of slack). */

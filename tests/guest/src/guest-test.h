@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What the guest test programs (not the benchmarks, see bench.h) share:
+ * TAP output, bailing out, /proc and /sys files, and the FOLL_PIN
+ * counters of /proc/vmstat. Include it after the system headers.
+ *
+ * A program that defines GUEST_TEST_OWN_HELPERS before including it
+ * brings its own tap(), skip(), die() and write_file() (umirror-gup, whose
+ * cases may report from a child process); what is here calls those.
+ */
+#ifndef GUEST_TEST_H
+#define GUEST_TEST_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+static int tap_n, tap_failed;
+
+#ifdef GUEST_TEST_OWN_HELPERS
+static void die(const char *what);
+static int write_file(const char *path, const char *text);
+#else
+static inline void tap(bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%sok %d - ", ok ? "" : "not ", ++tap_n);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	tap_failed += !ok;
+}
+
+static inline void skip(const char *what, const char *why)
+{
+	printf("ok %d - %s # SKIP %s\n", ++tap_n, what, why);
+	fflush(stdout);
+}
+
+static inline void die(const char *what)
+{
+	printf("Bail out! %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+/* Write @text to a /proc or /sys file; 0 or -1. */
+static inline int write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -1;
+	if (fputs(text, f) < 0) {
+		fclose(f);
+		return -1;
+	}
+	return fclose(f) ? -1 : 0;
+}
+#endif /* GUEST_TEST_OWN_HELPERS */
+
+static inline void diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("# ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+static inline void *map_anon(size_t len, int prot)
+{
+	void *p = mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		die("mmap");
+	return p;
+}
+
+static inline long vmstat(const char *name)
+{
+	char key[64];
+	long val;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		die("/proc/vmstat");
+	while (fscanf(f, "%63s %ld", key, &val) == 2) {
+		if (!strcmp(key, name)) {
+			fclose(f);
+			return val;
+		}
+	}
+	fclose(f);
+	return -1;
+}
+
+/*
+ * The FOLL_PIN counters, exact: node counters wait in per-CPU deltas of up
+ * to the stat threshold until folded; stat_refresh folds them all now.
+ */
+static inline void pin_counts(long *acquired, long *released)
+{
+	static bool warned;
+
+	if (write_file("/proc/sys/vm/stat_refresh", "1") && !warned) {
+		diag("cannot write /proc/sys/vm/stat_refresh: pin counts may lag");
+		warned = true;
+	}
+	*acquired = vmstat("nr_foll_pin_acquired");
+	*released = vmstat("nr_foll_pin_released");
+}
+
+#endif /* GUEST_TEST_H */
