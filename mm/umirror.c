@@ -27,9 +27,10 @@
  *    too, and they never wait for I/O: a transient pin is what keeps a
  *    page alive during DMA.
  * 3. A page is touched (copied, or pinned) only under &umirror.lock while
- *    its entry is valid. Each lock hold copies at most one page, or pins at
- *    most UMIRROR_PIN_RUNS folio runs (a pin is one atomic add per run), so
- *    an invalidation waits for at most one page copy or a few pins.
+ *    its entry is valid. Each lock hold copies at most one page, or
+ *    UMIRROR_BATCH_BYTES in a batch of small accesses, or pins at most
+ *    UMIRROR_PIN_RUNS folio runs (a pin is one atomic add per run), so an
+ *    invalidation waits for at most one page copy or a few pins.
  *
  * While &umirror.lock is held and an entry is valid, the page table entry
  * it was made from has not changed: every change of a present PTE that
@@ -821,6 +822,211 @@ int umirror_write(struct umirror *um, unsigned long uaddr, const void *src,
 	return umirror_copy(um, uaddr, (void *)src, len, true);
 }
 EXPORT_SYMBOL_GPL(umirror_write);
+
+/**
+ * umirror_batch_begin() - start a batch of small accesses in one lock hold
+ * @um: the mirror
+ * @b: the batch, filled here
+ *
+ * Takes the mirror's spinlock: until umirror_batch_end() the caller may
+ * only call umirror_batch_read(), umirror_batch_write() and
+ * umirror_batch_set_bit() on @b, each a load or store through
+ * kmap_local_page() of a page whose entry is valid, and nothing that
+ * sleeps. An invalidation of the range waits for the end of the batch, so
+ * every access of one batch sees the process's memory at one moment. A
+ * batch reaches at most UMIRROR_BATCH_BYTES.
+ *
+ * Usage, for a descriptor chain or a ring update::
+ *
+ *	do {
+ *		umirror_batch_begin(um, &b);
+ *		ret = umirror_batch_read(&b, &desc, addr, sizeof(desc));
+ *		...
+ *		umirror_batch_end(&b);
+ *	} while (ret == -EAGAIN && !(ret = umirror_batch_fault(&b)));
+ *
+ * Accesses made before a miss have taken effect: a batch that may retry
+ * must be one that can be done again.
+ */
+void umirror_batch_begin(struct umirror *um, struct umirror_batch *b)
+{
+	b->um = um;
+	b->bytes = 0;
+	b->miss_len = 0;
+	spin_lock(&um->lock);
+}
+EXPORT_SYMBOL_GPL(umirror_batch_begin);
+
+/**
+ * umirror_batch_end() - end a batch, letting invalidations in
+ * @b: the batch
+ */
+void umirror_batch_end(struct umirror_batch *b)
+{
+	spin_unlock(&b->um->lock);
+}
+EXPORT_SYMBOL_GPL(umirror_batch_end);
+
+/*
+ * The page of the batch's mirror behind @uaddr if its entry allows the
+ * access, made ready as for any access (umirror_touch()); else NULL, and
+ * [@uaddr, @uaddr + @len) is recorded for umirror_batch_fault().
+ */
+static struct page *umirror_batch_page(struct umirror_batch *b,
+				       unsigned long uaddr, size_t len,
+				       bool write, int *ret)
+{
+	struct umirror *um = b->um;
+	unsigned long idx = umirror_index(um, uaddr), run;
+	struct page *page;
+
+	lockdep_assert_held(&um->lock);
+	page = umirror_lookup(um, idx, idx, write, &run);
+	if (!page) {
+		b->miss_addr = uaddr;
+		b->miss_len = len;
+		b->miss_write = write;
+		*ret = -EAGAIN;
+		return NULL;
+	}
+	*ret = umirror_touch(page_folio(page));
+	return *ret ? NULL : page;
+}
+
+/* Charge @len bytes of access at @uaddr to the batch, or refuse it. */
+static int umirror_batch_account(struct umirror_batch *b, unsigned long uaddr,
+				 size_t len)
+{
+	int ret = umirror_check_access(b->um, uaddr, len);
+
+	if (ret)
+		return ret;
+	if (len > UMIRROR_BATCH_BYTES - b->bytes)
+		return -E2BIG;
+	b->bytes += len;
+	return 0;
+}
+
+static int umirror_batch_copy(struct umirror_batch *b, unsigned long uaddr,
+			      void *buf, size_t len, bool write)
+{
+	struct page *page;
+	size_t offset, n;
+	void *kaddr;
+	int ret;
+
+	ret = umirror_batch_account(b, uaddr, len);
+	while (!ret && len) {
+		offset = offset_in_page(uaddr);
+		n = min_t(size_t, len, PAGE_SIZE - offset);
+		page = umirror_batch_page(b, uaddr, len, write, &ret);
+		if (!page)
+			break;
+		kaddr = kmap_local_page(page);
+		if (write) {
+			memcpy(kaddr + offset, buf, n);
+			flush_dcache_page(page);
+			umirror_dirty(page_folio(page));
+		} else if (copy_mc_to_kernel(buf, kaddr + offset, n)) {
+			ret = -EFAULT;
+		}
+		kunmap_local(kaddr);
+		uaddr += n;
+		buf += n;
+		len -= n;
+	}
+	return ret;
+}
+
+/**
+ * umirror_batch_read() - copy from the range inside a batch
+ * @b: the batch, begun
+ * @dst: kernel buffer to copy to
+ * @uaddr: user address to copy from, inside the range
+ * @len: bytes to copy
+ *
+ * Return: 0; -EAGAIN if a page is not in the mirror (end the batch, call
+ * umirror_batch_fault(), begin again); -EFAULT if the span leaves the
+ * range or a page is poisoned; -E2BIG past UMIRROR_BATCH_BYTES in the
+ * batch. Bytes before a failing page have been copied.
+ */
+int umirror_batch_read(struct umirror_batch *b, void *dst,
+		       unsigned long uaddr, size_t len)
+{
+	return umirror_batch_copy(b, uaddr, dst, len, false);
+}
+EXPORT_SYMBOL_GPL(umirror_batch_read);
+
+/**
+ * umirror_batch_write() - copy into the range inside a batch
+ * @b: the batch, begun
+ * @uaddr: user address to copy to, inside the range
+ * @src: kernel buffer to copy from
+ * @len: bytes to copy
+ *
+ * The pages written are dirtied, as by umirror_write().
+ *
+ * Return: as umirror_batch_read(); -EAGAIN also for a page mapped
+ * read-only now (a COW to break, a file page to dirty).
+ */
+int umirror_batch_write(struct umirror_batch *b, unsigned long uaddr,
+			const void *src, size_t len)
+{
+	return umirror_batch_copy(b, uaddr, (void *)src, len, true);
+}
+EXPORT_SYMBOL_GPL(umirror_batch_write);
+
+/**
+ * umirror_batch_set_bit() - set one bit of a byte in the range, atomically
+ * @b: the batch, begun
+ * @uaddr: the byte, inside the range
+ * @nr: the bit, below BITS_PER_BYTE
+ *
+ * Sets bit @nr + 8 * offset_in_page(@uaddr) of the page with set_bit(), as
+ * vhost's dirty log is written: atomic against the process clearing other
+ * bits of the same word at the same time. Dirties the page.
+ *
+ * Return: as umirror_batch_write(); -EINVAL if @nr is too large.
+ */
+int umirror_batch_set_bit(struct umirror_batch *b, unsigned long uaddr,
+			  unsigned int nr)
+{
+	struct page *page;
+	void *kaddr;
+	int ret;
+
+	if (nr >= BITS_PER_BYTE)
+		return -EINVAL;
+	ret = umirror_batch_account(b, uaddr, 1);
+	if (ret)
+		return ret;
+	page = umirror_batch_page(b, uaddr, 1, true, &ret);
+	if (!page)
+		return ret;
+	kaddr = kmap_local_page(page);
+	set_bit(nr + offset_in_page(uaddr) * BITS_PER_BYTE, kaddr);
+	flush_dcache_page(page);
+	kunmap_local(kaddr);
+	umirror_dirty(page_folio(page));
+	return 0;
+}
+EXPORT_SYMBOL_GPL(umirror_batch_set_bit);
+
+/**
+ * umirror_batch_fault() - fault what a batch missed, after its end
+ * @b: the batch, ended
+ *
+ * May sleep.
+ *
+ * Return: 0 (begin the batch again), or an errno as for umirror_fault().
+ */
+int umirror_batch_fault(struct umirror_batch *b)
+{
+	if (!b->miss_len)
+		return 0;
+	return umirror_fault(b->um, b->miss_addr, b->miss_len, b->miss_write);
+}
+EXPORT_SYMBOL_GPL(umirror_batch_fault);
 
 /*
  * Whether a read-only pin of the page behind @entry must first make it

@@ -671,6 +671,152 @@ static void umirror_test_concurrent_invalidation(struct kunit *test)
 	umirror_fini(&um);
 }
 
+/*
+ * A batch: many small accesses in one lock hold, misses recorded and
+ * faulted outside it, the bytes a hold may reach bounded, and the pages
+ * refaulted after an invalidation between batches.
+ */
+static void umirror_test_batch(struct kunit *test)
+{
+	const size_t size = 3 * PAGE_SIZE;
+	unsigned long addr = map_anon(test, size, PROT_READ | PROT_WRITE);
+	u8 *pattern = alloc_pattern(test, size, 5);
+	u8 *page = kunit_vzalloc(test, PAGE_SIZE + 1);
+	struct umirror_batch b;
+	struct umirror um;
+	unsigned int tries = 0;
+	u8 buf[64];
+	int ret;
+
+	fill_user(test, addr, pattern, size);
+	init_mirror(test, &um, addr, size, UMIRROR_WRITE);
+
+	/* Nothing faulted into the mirror yet: a miss, recorded. */
+	umirror_batch_begin(&um, &b);
+	ret = umirror_batch_read(&b, buf, addr + PAGE_SIZE - 8, 16);
+	umirror_batch_end(&b);
+	KUNIT_EXPECT_EQ(test, ret, -EAGAIN);
+	KUNIT_EXPECT_EQ(test, b.miss_addr, addr + PAGE_SIZE - 8);
+	KUNIT_EXPECT_EQ(test, b.miss_len, 16);
+	KUNIT_ASSERT_EQ(test, umirror_batch_fault(&b), 0);
+
+	/* Several reads in one hold, one across a page boundary. */
+	umirror_batch_begin(&um, &b);
+	KUNIT_EXPECT_EQ(test, umirror_batch_read(&b, buf, addr + PAGE_SIZE - 8, 16), 0);
+	KUNIT_EXPECT_MEMEQ(test, buf, pattern + PAGE_SIZE - 8, 16);
+	KUNIT_EXPECT_EQ(test, umirror_batch_read(&b, buf + 16, addr + 100, 8), 0);
+	umirror_batch_end(&b);
+	KUNIT_EXPECT_MEMEQ(test, buf + 16, pattern + 100, 8);
+
+	/* A write and a bit, as a used ring and a dirty log: page 2 misses once. */
+	memset(buf, 0xab, sizeof(buf));
+	do {
+		tries++;
+		umirror_batch_begin(&um, &b);
+		ret = umirror_batch_write(&b, addr + 2 * PAGE_SIZE - 32, buf, 64);
+		if (!ret)
+			ret = umirror_batch_set_bit(&b, addr + 2 * PAGE_SIZE + 40, 3);
+		umirror_batch_end(&b);
+	} while (ret == -EAGAIN && !(ret = umirror_batch_fault(&b)));
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, tries, 2);
+	read_user(test, page, addr + 2 * PAGE_SIZE - 32, 64);
+	KUNIT_EXPECT_MEMEQ(test, page, buf, 64);
+	read_user(test, page, addr + 2 * PAGE_SIZE, PAGE_SIZE);
+	KUNIT_EXPECT_TRUE(test, test_bit(3 + 40 * BITS_PER_BYTE, (unsigned long *)page));
+	KUNIT_EXPECT_EQ(test, page[41], pattern[2 * PAGE_SIZE + 41]);
+
+	/* Bad input: out of the range, a bit too large, too much in a hold. */
+	umirror_batch_begin(&um, &b);
+	KUNIT_EXPECT_EQ(test, umirror_batch_read(&b, buf, addr + size - 4, 8), -EFAULT);
+	KUNIT_EXPECT_EQ(test, umirror_batch_set_bit(&b, addr, BITS_PER_BYTE), -EINVAL);
+	KUNIT_EXPECT_EQ(test, umirror_batch_read(&b, page, addr, UMIRROR_BATCH_BYTES + 1),
+			-E2BIG);
+	KUNIT_EXPECT_EQ(test, umirror_batch_read(&b, page, addr, 100), 0);
+	KUNIT_EXPECT_EQ(test, umirror_batch_read(&b, page, addr,
+						 UMIRROR_BATCH_BYTES - 99), -E2BIG);
+	umirror_batch_end(&b);
+
+	/* Invalidated between two batches: the next one misses, then sees zeros. */
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr, PAGE_SIZE, MADV_DONTNEED), 0);
+	umirror_batch_begin(&um, &b);
+	ret = umirror_batch_read(&b, buf, addr + 100, 8);
+	umirror_batch_end(&b);
+	KUNIT_EXPECT_EQ(test, ret, -EAGAIN);
+	KUNIT_ASSERT_EQ(test, umirror_batch_fault(&b), 0);
+	umirror_batch_begin(&um, &b);
+	ret = umirror_batch_read(&b, buf, addr + 100, 8);
+	umirror_batch_end(&b);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	KUNIT_EXPECT_TRUE(test, !memchr_inv(buf, 0, 8));
+	umirror_fini(&um);
+}
+
+/*
+ * Batches while another thread invalidates the same pages (single-page
+ * MADV_DONTNEED, mprotect() read-only and back): a write and a read back
+ * of 64 bytes across a page boundary in one batch always agree, since no
+ * invalidation gets in between; a batch that misses faults and retries,
+ * and a write refused while the range is read-only ends with -EFAULT.
+ */
+static void umirror_test_batch_concurrent(struct kunit *test)
+{
+	const unsigned int npages = 16;
+	const size_t size = npages * PAGE_SIZE;
+	unsigned long addr = map_anon(test, size, PROT_READ | PROT_WRITE);
+	u8 *all = kunit_vzalloc(test, size);
+	u8 *view = kunit_vzalloc(test, size);
+	struct churn c = { current->mm, addr, npages };
+	unsigned int i, bad = 0, refused = 0, retries = 0;
+	struct umirror_stats stats;
+	struct task_struct *thread;
+	struct umirror_batch b;
+	unsigned long at;
+	struct umirror um;
+	u8 val[64], got[64];
+	int ret;
+
+	init_mirror(test, &um, addr, size, UMIRROR_WRITE);
+	mmgrab(c.mm);
+	thread = kthread_run(churn_thread, &c, "umirror-churn");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(thread));
+
+	for (i = 0; i < 3000; i++) {
+		at = addr + (1 + i % (npages - 1)) * PAGE_SIZE - 32;
+		memset(val, 1 + i % 251, sizeof(val));
+		for (;;) {
+			umirror_batch_begin(&um, &b);
+			ret = umirror_batch_write(&b, at, val, sizeof(val));
+			if (!ret)
+				ret = umirror_batch_read(&b, got, at, sizeof(got));
+			umirror_batch_end(&b);
+			if (ret != -EAGAIN)
+				break;
+			retries++;
+			ret = umirror_batch_fault(&b);
+			if (ret)
+				break;
+		}
+		KUNIT_ASSERT_TRUE(test, ret == 0 || ret == -EFAULT);
+		refused += ret == -EFAULT;
+		bad += !ret && memcmp(got, val, sizeof(val));
+		cond_resched();
+	}
+	kthread_stop(thread);
+	mmdrop(c.mm);
+
+	KUNIT_EXPECT_EQ(test, bad, 0);
+	umirror_get_stats(&um, &stats);
+	kunit_info(test, "%llu invalidations; %u batches missed and retried, %u writes refused while read-only",
+		   stats.invalidations, retries, refused);
+	KUNIT_EXPECT_GT(test, stats.invalidations, 100);
+	KUNIT_EXPECT_GT(test, retries, 0);
+	KUNIT_ASSERT_EQ(test, umirror_read(&um, all, addr, size), 0);
+	read_user(test, view, addr, size);
+	KUNIT_EXPECT_MEMEQ(test, all, view, size);
+	umirror_fini(&um);
+}
+
 /* Case 8: the mirror outlives its mm. */
 static void umirror_test_outlives_mm(struct kunit *test)
 {
@@ -988,6 +1134,8 @@ static struct kunit_case umirror_test_cases[] = {
 	KUNIT_CASE(umirror_test_refusals),
 	KUNIT_CASE(umirror_test_shared_file),
 	KUNIT_CASE_SLOW(umirror_test_concurrent_invalidation),
+	KUNIT_CASE(umirror_test_batch),
+	KUNIT_CASE_SLOW(umirror_test_batch_concurrent),
 	KUNIT_CASE(umirror_test_outlives_mm),
 	KUNIT_CASE_SLOW(umirror_test_no_spurious_ebusy),
 	KUNIT_CASE(umirror_test_shadow_stack),

@@ -13,6 +13,9 @@
 
 struct bio_vec;
 
+/* Bytes one batch (umirror_batch_begin()) may access in one lock hold. */
+#define UMIRROR_BATCH_BYTES	PAGE_SIZE
+
 /* umirror_init() flags */
 #define UMIRROR_WRITE	BIT(0)	/* the range will be written: fault it writable */
 #define UMIRROR_FLAGS	UMIRROR_WRITE
@@ -70,6 +73,22 @@ struct umirror {
 	struct umirror_stats stats;
 };
 
+/**
+ * struct umirror_batch - small accesses made in one hold of a mirror's lock
+ * @um: the mirror, locked from umirror_batch_begin() to umirror_batch_end()
+ * @bytes: bytes accessed in this hold, at most UMIRROR_BATCH_BYTES
+ * @miss_addr: after -EAGAIN, the first address of the access that missed
+ * @miss_len: bytes from @miss_addr to fault; 0 if nothing missed
+ * @miss_write: whether that access writes
+ */
+struct umirror_batch {
+	struct umirror *um;
+	size_t bytes;
+	unsigned long miss_addr;
+	size_t miss_len;
+	bool miss_write;
+};
+
 int umirror_init(struct umirror *um, struct mm_struct *mm, unsigned long uaddr,
 		 size_t len, unsigned int flags);
 void umirror_fini(struct umirror *um);
@@ -88,6 +107,15 @@ int umirror_pin_bvec_nowait(struct umirror *um, unsigned long uaddr,
 			    unsigned int max_bv, unsigned int *nr_bv);
 void umirror_unpin_bvec(struct bio_vec *bv, unsigned int nr_bv, bool dirty);
 void umirror_get_stats(struct umirror *um, struct umirror_stats *stats);
+void umirror_batch_begin(struct umirror *um, struct umirror_batch *b);
+void umirror_batch_end(struct umirror_batch *b);
+int umirror_batch_read(struct umirror_batch *b, void *dst,
+		       unsigned long uaddr, size_t len);
+int umirror_batch_write(struct umirror_batch *b, unsigned long uaddr,
+			const void *src, size_t len);
+int umirror_batch_set_bit(struct umirror_batch *b, unsigned long uaddr,
+			  unsigned int nr);
+int umirror_batch_fault(struct umirror_batch *b);
 
 /**
  * umirror_is_of_mm() - whether a mirror mirrors a given mm
