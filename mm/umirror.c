@@ -823,35 +823,50 @@ int umirror_write(struct umirror *um, unsigned long uaddr, const void *src,
 }
 EXPORT_SYMBOL_GPL(umirror_write);
 
+/*
+ * What one access costs a batch, at least: a lookup, a kmap and a folio
+ * flag update however few bytes it moves, so UMIRROR_BATCH_BYTES bounds
+ * the work an invalidation may wait for, not only the bytes.
+ */
+#define UMIRROR_BATCH_ACCESS_MIN	16
+
 /**
  * umirror_batch_begin() - start a batch of small accesses in one lock hold
  * @um: the mirror
  * @b: the batch, filled here
  *
  * Takes the mirror's spinlock: until umirror_batch_end() the caller may
- * only call umirror_batch_read(), umirror_batch_write() and
- * umirror_batch_set_bit() on @b, each a load or store through
- * kmap_local_page() of a page whose entry is valid, and nothing that
- * sleeps. An invalidation of the range waits for the end of the batch, so
- * every access of one batch sees the process's memory at one moment. A
- * batch reaches at most UMIRROR_BATCH_BYTES.
+ * only call the umirror_batch_*() accessors on @b, each a load, a store or
+ * an atomic read-modify-write through kmap_local_page() of a page whose
+ * entry is valid, and nothing that sleeps. An invalidation of the range
+ * waits for the end of the batch, so all accesses of one batch reach the
+ * pages the process maps at one moment; the process may still write them
+ * meanwhile, so ordering against it (a barrier after reading a ring index)
+ * stays the caller's. A batch may access at most UMIRROR_BATCH_BYTES,
+ * every access counting at least 16: past that, accesses fail with -E2BIG,
+ * and the caller ends the batch and goes on in a new one.
  *
- * Usage, for a descriptor chain or a ring update::
+ * The first access that fails makes every later one of the batch fail
+ * alike without touching memory, and umirror_batch_end() returns it::
  *
  *	do {
  *		umirror_batch_begin(um, &b);
- *		ret = umirror_batch_read(&b, &desc, addr, sizeof(desc));
- *		...
- *		umirror_batch_end(&b);
+ *		umirror_batch_read(&b, &desc, addr, sizeof(desc));
+ *		umirror_batch_put(&b, used_idx_addr, idx, sizeof(u16));
+ *		ret = umirror_batch_end(&b);
  *	} while (ret == -EAGAIN && !(ret = umirror_batch_fault(&b)));
  *
- * Accesses made before a miss have taken effect: a batch that may retry
- * must be one that can be done again.
+ * Accesses made before a miss have taken effect: a batch that may be
+ * retried must be one that can be done again.
+ *
+ * Context: process context, one open batch per task (batches of two
+ * mirrors do not nest), no other umirror call until umirror_batch_end().
  */
 void umirror_batch_begin(struct umirror *um, struct umirror_batch *b)
 {
 	b->um = um;
 	b->bytes = 0;
+	b->err = 0;
 	b->miss_len = 0;
 	spin_lock(&um->lock);
 }
@@ -860,51 +875,74 @@ EXPORT_SYMBOL_GPL(umirror_batch_begin);
 /**
  * umirror_batch_end() - end a batch, letting invalidations in
  * @b: the batch
+ *
+ * Return: 0, or the error of the batch's first failed access.
  */
-void umirror_batch_end(struct umirror_batch *b)
+int umirror_batch_end(struct umirror_batch *b)
 {
 	spin_unlock(&b->um->lock);
+	return b->err;
 }
 EXPORT_SYMBOL_GPL(umirror_batch_end);
 
+/* The batch fails from here on, with its first error. */
+static int umirror_batch_fail(struct umirror_batch *b, int err)
+{
+	if (!b->err)
+		b->err = err;
+	return b->err;
+}
+
 /*
- * The page of the batch's mirror behind @uaddr if its entry allows the
- * access, made ready as for any access (umirror_touch()); else NULL, and
- * [@uaddr, @uaddr + @len) is recorded for umirror_batch_fault().
+ * Charge an access of [@uaddr, @uaddr + @len) to the batch, after checking
+ * it lies in the range; a failed batch refuses every access.
+ */
+static int umirror_batch_account(struct umirror_batch *b, unsigned long uaddr,
+				 size_t len)
+{
+	size_t cost = max_t(size_t, len, UMIRROR_BATCH_ACCESS_MIN);
+	int ret;
+
+	lockdep_assert_held(&b->um->lock);
+	if (b->err)
+		return b->err;
+	ret = umirror_check_access(b->um, uaddr, len);
+	if (ret)
+		return umirror_batch_fail(b, ret);
+	if (cost > UMIRROR_BATCH_BYTES - b->bytes)
+		return umirror_batch_fail(b, -E2BIG);
+	b->bytes += cost;
+	return 0;
+}
+
+/*
+ * The page behind @uaddr if its entry allows the access, made ready as
+ * for any access (umirror_touch()); else NULL with the batch failed, and
+ * on a miss [@uaddr, @uaddr + @len) recorded for umirror_batch_fault().
  */
 static struct page *umirror_batch_page(struct umirror_batch *b,
 				       unsigned long uaddr, size_t len,
-				       bool write, int *ret)
+				       bool write)
 {
 	struct umirror *um = b->um;
 	unsigned long idx = umirror_index(um, uaddr), run;
 	struct page *page;
+	int ret;
 
-	lockdep_assert_held(&um->lock);
 	page = umirror_lookup(um, idx, idx, write, &run);
 	if (!page) {
 		b->miss_addr = uaddr;
 		b->miss_len = len;
 		b->miss_write = write;
-		*ret = -EAGAIN;
+		umirror_batch_fail(b, -EAGAIN);
 		return NULL;
 	}
-	*ret = umirror_touch(page_folio(page));
-	return *ret ? NULL : page;
-}
-
-/* Charge @len bytes of access at @uaddr to the batch, or refuse it. */
-static int umirror_batch_account(struct umirror_batch *b, unsigned long uaddr,
-				 size_t len)
-{
-	int ret = umirror_check_access(b->um, uaddr, len);
-
-	if (ret)
-		return ret;
-	if (len > UMIRROR_BATCH_BYTES - b->bytes)
-		return -E2BIG;
-	b->bytes += len;
-	return 0;
+	ret = umirror_touch(page_folio(page));
+	if (ret) {
+		umirror_batch_fail(b, ret);
+		return NULL;
+	}
+	return page;
 }
 
 static int umirror_batch_copy(struct umirror_batch *b, unsigned long uaddr,
@@ -916,26 +954,30 @@ static int umirror_batch_copy(struct umirror_batch *b, unsigned long uaddr,
 	int ret;
 
 	ret = umirror_batch_account(b, uaddr, len);
-	while (!ret && len) {
+	if (ret)
+		return ret;
+	while (len) {
 		offset = offset_in_page(uaddr);
 		n = min_t(size_t, len, PAGE_SIZE - offset);
-		page = umirror_batch_page(b, uaddr, len, write, &ret);
+		page = umirror_batch_page(b, uaddr, len, write);
 		if (!page)
-			break;
+			return b->err;
 		kaddr = kmap_local_page(page);
 		if (write) {
 			memcpy(kaddr + offset, buf, n);
 			flush_dcache_page(page);
 			umirror_dirty(page_folio(page));
 		} else if (copy_mc_to_kernel(buf, kaddr + offset, n)) {
-			ret = -EFAULT;
+			ret = umirror_batch_fail(b, -EFAULT);
 		}
 		kunmap_local(kaddr);
+		if (ret)
+			return ret;
 		uaddr += n;
 		buf += n;
 		len -= n;
 	}
-	return ret;
+	return 0;
 }
 
 /**
@@ -945,10 +987,14 @@ static int umirror_batch_copy(struct umirror_batch *b, unsigned long uaddr,
  * @uaddr: user address to copy from, inside the range
  * @len: bytes to copy
  *
- * Return: 0; -EAGAIN if a page is not in the mirror (end the batch, call
- * umirror_batch_fault(), begin again); -EFAULT if the span leaves the
- * range or a page is poisoned; -E2BIG past UMIRROR_BATCH_BYTES in the
- * batch. Bytes before a failing page have been copied.
+ * Not atomic: bytes may be copied one at a time. Read a value the process
+ * may be changing (a ring index) with umirror_batch_get().
+ *
+ * Return: 0; -EAGAIN if a page is not in the mirror (see
+ * umirror_batch_begin()); -EFAULT if the span leaves the range or a page
+ * is poisoned; -E2BIG past the batch's bound; the error of an earlier
+ * access of the batch; or an error of arch_make_folio_accessible(). Bytes
+ * before a failing page have been copied.
  */
 int umirror_batch_read(struct umirror_batch *b, void *dst,
 		       unsigned long uaddr, size_t len)
@@ -964,7 +1010,8 @@ EXPORT_SYMBOL_GPL(umirror_batch_read);
  * @src: kernel buffer to copy from
  * @len: bytes to copy
  *
- * The pages written are dirtied, as by umirror_write().
+ * Not atomic, as umirror_batch_read(); the pages written are dirtied, as
+ * by umirror_write().
  *
  * Return: as umirror_batch_read(); -EAGAIN also for a page mapped
  * read-only now (a COW to break, a file page to dirty).
@@ -976,33 +1023,141 @@ int umirror_batch_write(struct umirror_batch *b, unsigned long uaddr,
 }
 EXPORT_SYMBOL_GPL(umirror_batch_write);
 
+/*
+ * The kernel address of the naturally aligned @size bytes at @uaddr, with
+ * their page mapped at *@kaddr, for one single-copy-atomic access.
+ */
+static void *umirror_batch_word(struct umirror_batch *b, unsigned long uaddr,
+				size_t size, bool write, void **kaddr,
+				struct page **pagep)
+{
+	if (!is_power_of_2(size) || size > sizeof(u64) ||
+	    !IS_ALIGNED(uaddr, size)) {
+		umirror_batch_fail(b, -EINVAL);
+		return NULL;
+	}
+	if (umirror_batch_account(b, uaddr, size))
+		return NULL;
+	*pagep = umirror_batch_page(b, uaddr, size, write);
+	if (!*pagep)
+		return NULL;
+	*kaddr = kmap_local_page(*pagep);
+	return *kaddr + offset_in_page(uaddr);
+}
+
 /**
- * umirror_batch_set_bit() - set one bit of a byte in the range, atomically
+ * umirror_batch_get() - read one naturally aligned value inside a batch
  * @b: the batch, begun
- * @uaddr: the byte, inside the range
- * @nr: the bit, below BITS_PER_BYTE
+ * @uaddr: user address of the value, inside the range
+ * @val: where to store it, zero-extended
+ * @size: 1, 2, 4 or 8 bytes
  *
- * Sets bit @nr + 8 * offset_in_page(@uaddr) of the page with set_bit(), as
- * vhost's dirty log is written: atomic against the process clearing other
- * bits of the same word at the same time. Dirties the page.
+ * One load (READ_ONCE()), as __get_user() does: a value the process
+ * changes meanwhile is read whole, old or new.
  *
- * Return: as umirror_batch_write(); -EINVAL if @nr is too large.
+ * Return: as umirror_batch_read(); -EINVAL if @size is not one of those or
+ * @uaddr is not aligned to it.
+ */
+int umirror_batch_get(struct umirror_batch *b, unsigned long uaddr, u64 *val,
+		      size_t size)
+{
+	struct page *page;
+	void *kaddr, *p;
+
+	p = umirror_batch_word(b, uaddr, size, false, &kaddr, &page);
+	if (!p)
+		return b->err;
+	switch (size) {
+	case 1:
+		*val = READ_ONCE(*(u8 *)p);
+		break;
+	case 2:
+		*val = READ_ONCE(*(u16 *)p);
+		break;
+	case 4:
+		*val = READ_ONCE(*(u32 *)p);
+		break;
+	default:
+		*val = READ_ONCE(*(u64 *)p);
+		break;
+	}
+	kunmap_local(kaddr);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(umirror_batch_get);
+
+/**
+ * umirror_batch_put() - write one naturally aligned value inside a batch
+ * @b: the batch, begun
+ * @uaddr: user address of the value, inside the range
+ * @val: the value, truncated to @size
+ * @size: 1, 2, 4 or 8 bytes
+ *
+ * One store (WRITE_ONCE()), as __put_user() does: the process sees the old
+ * value or the new one. Dirties the page.
+ *
+ * Return: as umirror_batch_get(); -EAGAIN also for a page mapped
+ * read-only now.
+ */
+int umirror_batch_put(struct umirror_batch *b, unsigned long uaddr, u64 val,
+		      size_t size)
+{
+	struct page *page;
+	void *kaddr, *p;
+
+	p = umirror_batch_word(b, uaddr, size, true, &kaddr, &page);
+	if (!p)
+		return b->err;
+	switch (size) {
+	case 1:
+		WRITE_ONCE(*(u8 *)p, val);
+		break;
+	case 2:
+		WRITE_ONCE(*(u16 *)p, val);
+		break;
+	case 4:
+		WRITE_ONCE(*(u32 *)p, val);
+		break;
+	default:
+		WRITE_ONCE(*(u64 *)p, val);
+		break;
+	}
+	flush_dcache_page(page);
+	kunmap_local(kaddr);
+	umirror_dirty(page_folio(page));
+	return 0;
+}
+EXPORT_SYMBOL_GPL(umirror_batch_put);
+
+/**
+ * umirror_batch_set_bit() - set a bit of a bitmap in the range, atomically
+ * @b: the batch, begun
+ * @uaddr: a byte of the bitmap, inside the range
+ * @nr: a bit number below BITS_PER_BYTE
+ *
+ * Does set_bit(@nr + 8 * offset_in_page(@uaddr)) on the page, as vhost's
+ * set_bit_to_user() sets a dirty-log bit: the bit numbering of set_bit()
+ * on the unsigned long that holds @uaddr (bit @nr of the byte at @uaddr on
+ * little-endian machines), atomic against the process changing other bits
+ * of the same word. That whole word must lie in the range. Dirties the
+ * page.
+ *
+ * Return: as umirror_batch_put(); -EINVAL if @nr is too large.
  */
 int umirror_batch_set_bit(struct umirror_batch *b, unsigned long uaddr,
 			  unsigned int nr)
 {
+	unsigned long word = ALIGN_DOWN(uaddr, sizeof(unsigned long));
 	struct page *page;
 	void *kaddr;
-	int ret;
 
 	if (nr >= BITS_PER_BYTE)
-		return -EINVAL;
-	ret = umirror_batch_account(b, uaddr, 1);
-	if (ret)
-		return ret;
-	page = umirror_batch_page(b, uaddr, 1, true, &ret);
+		return umirror_batch_fail(b, -EINVAL);
+	if (umirror_batch_account(b, word, sizeof(unsigned long)))
+		return b->err;
+	page = umirror_batch_page(b, word, sizeof(unsigned long), true);
 	if (!page)
-		return ret;
+		return b->err;
 	kaddr = kmap_local_page(page);
 	set_bit(nr + offset_in_page(uaddr) * BITS_PER_BYTE, kaddr);
 	flush_dcache_page(page);
@@ -1014,16 +1169,19 @@ EXPORT_SYMBOL_GPL(umirror_batch_set_bit);
 
 /**
  * umirror_batch_fault() - fault what a batch missed, after its end
- * @b: the batch, ended
+ * @b: the batch, ended with -EAGAIN
  *
  * May sleep.
  *
- * Return: 0 (begin the batch again), or an errno as for umirror_fault().
+ * Return: 0 (begin the batch again), an errno as for umirror_fault(), or
+ * -EINVAL if the batch did not miss.
  */
 int umirror_batch_fault(struct umirror_batch *b)
 {
-	if (!b->miss_len)
-		return 0;
+	might_sleep();
+	lockdep_assert_not_held(&b->um->lock);
+	if (WARN_ON_ONCE(b->err != -EAGAIN || !b->miss_len))
+		return -EINVAL;
 	return umirror_fault(b->um, b->miss_addr, b->miss_len, b->miss_write);
 }
 EXPORT_SYMBOL_GPL(umirror_batch_fault);

@@ -76,14 +76,18 @@ struct umirror {
 /**
  * struct umirror_batch - small accesses made in one hold of a mirror's lock
  * @um: the mirror, locked from umirror_batch_begin() to umirror_batch_end()
- * @bytes: bytes accessed in this hold, at most UMIRROR_BATCH_BYTES
+ * @bytes: what the accesses of this hold cost, at most UMIRROR_BATCH_BYTES
+ * @err: the error of the first failed access; every later one fails alike
  * @miss_addr: after -EAGAIN, the first address of the access that missed
- * @miss_len: bytes from @miss_addr to fault; 0 if nothing missed
+ * @miss_len: bytes from @miss_addr to fault
  * @miss_write: whether that access writes
+ *
+ * All fields are private to mm/umirror.c.
  */
 struct umirror_batch {
 	struct umirror *um;
 	size_t bytes;
+	int err;
 	unsigned long miss_addr;
 	size_t miss_len;
 	bool miss_write;
@@ -108,11 +112,15 @@ int umirror_pin_bvec_nowait(struct umirror *um, unsigned long uaddr,
 void umirror_unpin_bvec(struct bio_vec *bv, unsigned int nr_bv, bool dirty);
 void umirror_get_stats(struct umirror *um, struct umirror_stats *stats);
 void umirror_batch_begin(struct umirror *um, struct umirror_batch *b);
-void umirror_batch_end(struct umirror_batch *b);
+int umirror_batch_end(struct umirror_batch *b);
 int umirror_batch_read(struct umirror_batch *b, void *dst,
 		       unsigned long uaddr, size_t len);
 int umirror_batch_write(struct umirror_batch *b, unsigned long uaddr,
 			const void *src, size_t len);
+int umirror_batch_get(struct umirror_batch *b, unsigned long uaddr, u64 *val,
+		      size_t size);
+int umirror_batch_put(struct umirror_batch *b, unsigned long uaddr, u64 val,
+		      size_t size);
 int umirror_batch_set_bit(struct umirror_batch *b, unsigned long uaddr,
 			  unsigned int nr);
 int umirror_batch_fault(struct umirror_batch *b);
