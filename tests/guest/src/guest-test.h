@@ -120,4 +120,36 @@ static inline void pin_counts(long *acquired, long *released)
 	*released = vmstat("nr_foll_pin_released");
 }
 
+#ifdef LIB_URING_H
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* io_uring_register(2), -errno on failure: for what liburing 2.3 lacks. */
+static inline int sys_register(int ring_fd, unsigned int op, void *arg,
+			       unsigned int nr)
+{
+	int ret = syscall(__NR_io_uring_register, ring_fd, op, arg, nr);
+
+	return ret < 0 ? -errno : ret;
+}
+
+/* IORING_REGISTER_BUFFERS_UPDATE of one slot with registration @flags. */
+static inline int update_buf(struct io_uring *ring, unsigned int slot,
+			     void *buf, size_t len, unsigned int flags)
+{
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct io_uring_rsrc_update2 up = {
+		.offset = slot,
+		.data = (uintptr_t)&iov,
+		.nr = 1,
+	};
+
+	/* liburing 2.3 names the flags word resv */
+	up.resv = flags;
+	return sys_register(ring->ring_fd, IORING_REGISTER_BUFFERS_UPDATE, &up,
+			    sizeof(up));
+}
+#endif
+
 #endif /* GUEST_TEST_H */

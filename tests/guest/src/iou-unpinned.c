@@ -103,13 +103,6 @@ static int pattern_file(const char *dir, size_t len, unsigned int seed)
 	return fd;
 }
 
-static int sys_register(int ring_fd, unsigned int op, void *arg, unsigned int nr)
-{
-	int ret = syscall(__NR_io_uring_register, ring_fd, op, arg, nr);
-
-	return ret < 0 ? -errno : ret;
-}
-
 /* Register @nr buffers, pinned or unpinned, with IORING_REGISTER_BUFFERS2. */
 static int register_bufs(struct io_uring *ring, const struct iovec *iov,
 			 unsigned int nr, enum mode mode, const uint64_t *tags)
@@ -131,22 +124,6 @@ static int register_buf(struct io_uring *ring, void *buf, size_t len,
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
 
 	return register_bufs(ring, &iov, 1, mode, NULL);
-}
-
-static int update_buf(struct io_uring *ring, unsigned int slot, void *buf,
-		      size_t len, unsigned int flags)
-{
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct io_uring_rsrc_update2 up = {
-		.offset = slot,
-		.data = (uintptr_t)&iov,
-		.nr = 1,
-	};
-
-	/* liburing 2.3 names the flags word resv */
-	up.resv = flags;
-	return sys_register(ring->ring_fd, IORING_REGISTER_BUFFERS_UPDATE, &up,
-			    sizeof(up));
 }
 
 static void ring_init(struct io_uring *ring, unsigned int flags)
