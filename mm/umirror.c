@@ -58,6 +58,7 @@
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
+#include <linux/nospec.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -625,10 +626,17 @@ static int umirror_check_access(struct umirror *um, unsigned long uaddr,
 	return 0;
 }
 
-/* Page index of @uaddr, an address named as umirror_init() was (tagged). */
+/*
+ * Page index of @uaddr, an address named as umirror_init() was (tagged),
+ * and checked by umirror_check_access(). That check is a branch and the
+ * address may come from a guest (a vhost dirty log bit), so the index is
+ * clamped under speculation before it reaches the cache.
+ */
 static unsigned long umirror_index(struct umirror *um, unsigned long uaddr)
 {
-	return (uaddr - um->start + offset_in_page(um->start)) >> PAGE_SHIFT;
+	return array_index_nospec((uaddr - um->start +
+				   offset_in_page(um->start)) >> PAGE_SHIFT,
+				  um->nr_pages);
 }
 
 /**

@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost rings and dirty log, checked from the driver's side: a split ring
+ * in "guest memory" (this process's memory, guest address 0 at mem) served
+ * by vhost_test.ko (tools/virtio/vhost_test), which writes every byte of a
+ * chain's writable buffers with the low byte of the chain's head and logs
+ * what it wrote. Each round posts chains, kicks, may change the memory
+ * under the worker (--churn), waits for every completion and checks:
+ * each used entry names a posted chain with its length, each written
+ * buffer holds its pattern, and with --log the dirty log has exactly the
+ * bits of the pages written (the written buffers and the used ring) and
+ * no other. The vhost.umirror parameter, set by the caller, picks how the
+ * kernel reaches the rings and the log.
+ *
+ *   vhost-ring --memory anon|memfd|thp|secretmem [--log] [--rounds N]
+ *              [--churn none|dontneed|mprotect|migrate|logremap]
+ *              [--bad unmapped|ro-used|log-unmapped|log-ro]
+ *              [--log-pins any|none|some] [--seed S]
+ *
+ * TAP lines; exit 0 if all passed.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <linux/vhost.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+#include <poll.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "guest-test.h"
+
+/* drivers/vhost/test.h */
+#define VHOST_TEST_RUN _IOW(VHOST_VIRTIO, 0x31, int)
+#define VHOST_TEST_SET_BACKEND _IOW(VHOST_VIRTIO, 0x32, int)
+
+#define PAGE		4096UL
+#define MEM_SIZE	(8UL << 20)
+#define NUM		256		/* ring entries */
+#define DESC_OFF	0		/* page 0: 256 * 16 bytes */
+#define AVAIL_OFF	PAGE		/* page 1 */
+#define USED_OFF	(2 * PAGE)	/* page 2 */
+#define DATA_OFF	(1UL << 20)
+#define SLOT		(16 * 1024)	/* per chain: out buffer, then in buffers */
+#define CHAINS		(NUM / 3)	/* chain c uses descriptors 3c..3c+2 */
+#define LOG_BITS	(MEM_SIZE / PAGE)
+
+static int vhost, kick, call, err_fd;
+static uint8_t *mem, *ring_mem, *logmap;
+static struct vring_desc *desc;
+/* The desc ring's address as vhost is told it: desc, or a hole. */
+static void *desc_user;
+static struct vring_avail *avail;
+static struct vring_used *used;
+static uint16_t avail_idx, used_seen;
+static size_t ring_len;
+static bool use_log, ring_apart;
+static const char *memory = "anon", *churn = "none", *bad = "";
+static unsigned int seed = 1;
+
+static void xioctl(unsigned long req, void *arg, const char *what)
+{
+	if (ioctl(vhost, req, arg) < 0)
+		die(what);
+}
+
+/* Guest address of @p, which is in mem. */
+static uint64_t gpa(const void *p)
+{
+	return (const uint8_t *)p - mem;
+}
+
+static void *map_memory(const char *kind, size_t len)
+{
+	uint8_t *p;
+	int fd;
+
+	if (!strcmp(kind, "memfd") || !strcmp(kind, "secretmem")) {
+		fd = !strcmp(kind, "memfd") ? memfd_create("vhost-ring", 0) :
+			syscall(SYS_memfd_secret, 0);
+		if (fd < 0 || ftruncate(fd, len))
+			die(kind);
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		close(fd);
+		if (p == MAP_FAILED)
+			die("mmap");
+		return p;
+	}
+	if (!strcmp(kind, "thp")) {
+		/* 2 MiB aligned, so the rings sit in a THP. */
+		p = map_anon(len + (2UL << 20), PROT_READ | PROT_WRITE);
+		p = (uint8_t *)(((uintptr_t)p + (2UL << 20) - 1) &
+				~((2UL << 20) - 1));
+		if (madvise(p, len, MADV_HUGEPAGE))
+			die("MADV_HUGEPAGE");
+		return p;
+	}
+	return map_anon(len, PROT_READ | PROT_WRITE);
+}
+
+static void set_ring_addr(void)
+{
+	struct vhost_vring_addr addr = {
+		.index = 0,
+		.desc_user_addr = (uintptr_t)desc_user,
+		.avail_user_addr = (uintptr_t)avail,
+		.used_user_addr = (uintptr_t)used,
+		.flags = use_log && !ring_apart ? 1 << VHOST_VRING_F_LOG : 0,
+		.log_guest_addr = ring_apart ? 0 : gpa(used),
+	};
+
+	xioctl(VHOST_SET_VRING_ADDR, &addr, "VHOST_SET_VRING_ADDR");
+}
+
+static void set_log_base(uint8_t *log)
+{
+	uint64_t base = (uintptr_t)log;
+
+	xioctl(VHOST_SET_LOG_BASE, &base, "VHOST_SET_LOG_BASE");
+}
+
+/* Set the vq up; false if starting it failed as a bad ring makes it fail. */
+static bool setup(void)
+{
+	uint64_t features = 1ULL << VIRTIO_F_VERSION_1;
+	struct vhost_memory *table;
+	struct vhost_vring_state state = { .index = 0 };
+	struct vhost_vring_file file = { .index = 0 };
+	int run = 1;
+
+	vhost = open("/dev/vhost-test", O_RDWR);
+	if (vhost < 0)
+		die("/dev/vhost-test (is vhost_test.ko loaded?)");
+	xioctl(VHOST_SET_OWNER, NULL, "VHOST_SET_OWNER");
+	if (use_log)
+		features |= 1ULL << VHOST_F_LOG_ALL;
+	xioctl(VHOST_SET_FEATURES, &features, "VHOST_SET_FEATURES");
+
+	table = calloc(1, sizeof(*table) + sizeof(table->regions[0]));
+	table->nregions = 1;
+	table->regions[0].guest_phys_addr = 0;
+	table->regions[0].memory_size = MEM_SIZE;
+	table->regions[0].userspace_addr = (uintptr_t)mem;
+	xioctl(VHOST_SET_MEM_TABLE, table, "VHOST_SET_MEM_TABLE");
+	free(table);
+
+	logmap = map_anon(PAGE, PROT_READ | PROT_WRITE);
+	if (use_log)
+		set_log_base(logmap);
+
+	state.num = NUM;
+	xioctl(VHOST_SET_VRING_NUM, &state, "VHOST_SET_VRING_NUM");
+	state.num = 0;
+	xioctl(VHOST_SET_VRING_BASE, &state, "VHOST_SET_VRING_BASE");
+	set_ring_addr();
+	kick = eventfd(0, EFD_NONBLOCK);
+	call = eventfd(0, EFD_NONBLOCK);
+	err_fd = eventfd(0, EFD_NONBLOCK);
+	file.fd = kick;
+	xioctl(VHOST_SET_VRING_KICK, &file, "VHOST_SET_VRING_KICK");
+	file.fd = call;
+	xioctl(VHOST_SET_VRING_CALL, &file, "VHOST_SET_VRING_CALL");
+	file.fd = err_fd;
+	xioctl(VHOST_SET_VRING_ERR, &file, "VHOST_SET_VRING_ERR");
+	file.fd = 1;
+	/* Starting reads the used index and writes the used flags. */
+	if (ioctl(vhost, VHOST_TEST_SET_BACKEND, &file) ||
+	    ioctl(vhost, VHOST_TEST_RUN, &run)) {
+		if (errno != EFAULT)
+			die("starting the vq");
+		diag("starting the vq: %s", strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Wait for the FOLL_PIN counters to balance: pins of I/O in flight
+ * elsewhere (the 9p share the output goes to) come and go. True if they
+ * did within two seconds; the counts are left in *@acq and *@rel.
+ */
+static bool pins_settle(long *acq, long *rel)
+{
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		pin_counts(acq, rel);
+		if (*acq == *rel)
+			return true;
+		usleep(100 * 1000);
+	}
+	return false;
+}
+
+struct chain {
+	uint16_t head;
+	uint32_t in_off[2], in_len[2];	/* guest addresses, lengths */
+	int nr_in;
+};
+
+static void post(struct chain *c)
+{
+	uint8_t *slot = mem + DATA_OFF + (size_t)(c->head / 3) * SLOT;
+	struct vring_desc *d = &desc[c->head];
+	uint32_t total, at;
+	int i;
+
+	/* A read-only buffer the device must never log, then writable ones. */
+	d[0].addr = gpa(slot);
+	d[0].len = 64;
+	d[0].flags = VRING_DESC_F_NEXT;
+	d[0].next = c->head + 1;
+	c->nr_in = 1 + rand() % 2;
+	total = 1 + rand() % (SLOT / 2 - 1);
+	at = SLOT / 2 + rand() % (SLOT / 2 - total + 1);
+	for (i = 0; i < c->nr_in; i++) {
+		uint32_t len = c->nr_in == 1 ? total :
+			i == 0 ? total / 2 + 1 : total - total / 2 - 1;
+
+		if (!len)
+			len = 1;
+		c->in_off[i] = gpa(slot) + at;
+		c->in_len[i] = len;
+		memset(slot + at, 0xee, len);
+		d[1 + i].addr = c->in_off[i];
+		d[1 + i].len = len;
+		d[1 + i].flags = VRING_DESC_F_WRITE |
+			(i + 1 < c->nr_in ? VRING_DESC_F_NEXT : 0);
+		d[1 + i].next = c->head + 2 + i;
+		at += len;
+	}
+	avail->ring[avail_idx++ % NUM] = c->head;
+}
+
+static void churn_ring(int round)
+{
+	unsigned long pages = ring_len / PAGE;
+	void *addrs[8];
+	int nodes[8], status[8];
+	unsigned long i;
+
+	if (!strcmp(churn, "dontneed")) {
+		/* A shared mapping keeps its data: only the PTEs go. */
+		if (madvise(ring_mem, ring_len, MADV_DONTNEED))
+			die("MADV_DONTNEED");
+	} else if (!strcmp(churn, "mprotect")) {
+		/* Each change rewrites the PTEs, and a THP's is split. */
+		if (mprotect(ring_mem, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC) ||
+		    mprotect(ring_mem, PAGE, PROT_READ | PROT_WRITE))
+			die("mprotect");
+	} else if (!strcmp(churn, "migrate")) {
+		for (i = 0; i < pages && i < 8; i++) {
+			addrs[i] = ring_mem + i * PAGE;
+			nodes[i] = round % 2;
+		}
+		if (syscall(SYS_move_pages, 0, i, addrs, nodes, status, 0) < 0)
+			die("move_pages");
+	}
+}
+
+/* Between two rounds: a new log, the old one unmapped. */
+static void remap_log(void)
+{
+	uint8_t *old = logmap;
+
+	logmap = map_anon(PAGE, PROT_READ | PROT_WRITE);
+	set_log_base(logmap);
+	munmap(old, PAGE);
+}
+
+static bool wait_used(uint16_t want, int timeout_ms)
+{
+	struct pollfd p[2] = { { .fd = call, .events = POLLIN },
+			       { .fd = err_fd, .events = POLLIN } };
+	uint64_t v;
+
+	while (__atomic_load_n(&used->idx, __ATOMIC_ACQUIRE) != want) {
+		if (poll(p, 2, timeout_ms) <= 0 || (p[1].revents & POLLIN))
+			return false;
+		if (read(call, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			die("read call");
+	}
+	return true;
+}
+
+/* Check the round's completions and the log; returns failures. */
+static int check_round(struct chain *chains, int n, int round)
+{
+	static uint8_t expect[LOG_BITS];
+	int bad_len = 0, bad_data = 0, bad_bits = 0, missing = 0, extra = 0;
+	uint32_t i, j, k;
+
+	memset(expect, 0, sizeof(expect));
+	expect[USED_OFF / PAGE] = !ring_apart;
+	for (; used_seen != avail_idx; used_seen++) {
+		struct vring_used_elem *e = &used->ring[used_seen % NUM];
+		struct chain *c;
+
+		if (e->id % 3 || e->id / 3 >= (uint32_t)n) {
+			bad_len++;
+			continue;
+		}
+		c = &chains[e->id / 3];
+		if (e->len != c->in_len[0] + (c->nr_in > 1 ? c->in_len[1] : 0)) {
+			bad_len++;
+			continue;
+		}
+		for (j = 0; j < (uint32_t)c->nr_in; j++) {
+			for (k = 0; k < c->in_len[j]; k++)
+				if (mem[c->in_off[j] + k] != (e->id & 0xff))
+					break;
+			bad_data += k != c->in_len[j];
+			for (k = c->in_off[j] / PAGE;
+			     k <= (c->in_off[j] + c->in_len[j] - 1) / PAGE; k++)
+				expect[k] = 1;
+		}
+	}
+	if (use_log && strcmp(bad, "log-unmapped") && strcmp(bad, "log-ro")) {
+		for (i = 0; i < LOG_BITS; i++) {
+			bool set = logmap[i / 8] & (1 << (i % 8));
+
+			missing += expect[i] && !set;
+			extra += !expect[i] && set;
+		}
+		memset(logmap, 0, LOG_BITS / 8);
+	}
+	bad_bits = missing + extra;
+	if (bad_len || bad_data || bad_bits)
+		diag("round %d: %d bad used entries, %d buffers with wrong data, log: %d bits missing, %d extra",
+		     round, bad_len, bad_data, missing, extra);
+	return bad_len + bad_data + bad_bits;
+}
+
+static void place_rings(void)
+{
+	if (!strcmp(memory, "secretmem") || !strcmp(bad, "unmapped") ||
+	    !strcmp(bad, "ro-used")) {
+		/* The rings apart from guest memory: not logged. */
+		ring_apart = true;
+		ring_len = 4 * PAGE;
+		ring_mem = map_memory(!strcmp(memory, "secretmem") ?
+				      "secretmem" : "anon", ring_len);
+	} else {
+		ring_mem = mem;
+		ring_len = 4 * PAGE;
+	}
+	memset(ring_mem, 0, ring_len);
+	desc = (void *)(ring_mem + DESC_OFF);
+	avail = (void *)(ring_mem + AVAIL_OFF);
+	used = (void *)(ring_mem + USED_OFF);
+	desc_user = desc;
+	if (!strcmp(bad, "unmapped")) {
+		/* vhost is given a hole for the desc ring. */
+		desc_user = map_anon(PAGE, PROT_READ);
+		munmap(desc_user, PAGE);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct chain chains[CHAINS];
+	const char *log_pins = "any";
+	long acq0, rel0, acq1, rel1;
+	int rounds = 20, round, i, n, fails = 0;
+	bool completed, expect_error, settled;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--log"))
+			use_log = true;
+		else if (i + 1 < argc && !strcmp(argv[i], "--memory"))
+			memory = argv[++i];
+		else if (i + 1 < argc && !strcmp(argv[i], "--rounds"))
+			rounds = atoi(argv[++i]);
+		else if (i + 1 < argc && !strcmp(argv[i], "--churn"))
+			churn = argv[++i];
+		else if (i + 1 < argc && !strcmp(argv[i], "--bad"))
+			bad = argv[++i];
+		else if (i + 1 < argc && !strcmp(argv[i], "--log-pins"))
+			log_pins = argv[++i];
+		else if (i + 1 < argc && !strcmp(argv[i], "--seed"))
+			seed = strtoul(argv[++i], NULL, 0);
+		else {
+			fprintf(stderr, "usage: see the comment at the top of %s\n",
+				__FILE__);
+			return 2;
+		}
+	}
+	srand(seed);
+	mem = map_memory(!strcmp(memory, "secretmem") ? "anon" : memory,
+			 MEM_SIZE);
+	memset(mem, 0, MEM_SIZE);
+	place_rings();
+	if (!strcmp(bad, "ro-used") && mprotect(used, PAGE, PROT_READ))
+		die("mprotect used ring");
+	expect_error = !strcmp(bad, "unmapped") || !strcmp(bad, "ro-used");
+
+	pins_settle(&acq0, &rel0);
+	completed = setup();
+	if (!strcmp(bad, "log-unmapped")) {
+		munmap(logmap, PAGE);
+	} else if (!strcmp(bad, "log-ro") &&
+		   mprotect(logmap, PAGE, PROT_READ)) {
+		die("mprotect log");
+	}
+
+	for (round = 0; round < rounds && completed; round++) {
+		if (!strcmp(churn, "logremap") && round % 3 == 2)
+			remap_log();
+		n = 1 + rand() % CHAINS;
+		for (i = 0; i < n; i++) {
+			chains[i].head = 3 * i;
+			post(&chains[i]);
+		}
+		__atomic_store_n(&avail->idx, avail_idx, __ATOMIC_RELEASE);
+		if (eventfd_write(kick, 1))
+			die("kick");
+		churn_ring(round);
+		completed = wait_used(avail_idx, expect_error ? 1000 : 20000);
+		if (completed)
+			fails += check_round(chains, n, round);
+	}
+	if (expect_error) {
+		tap(!completed, "%s %s: the vq fails (error eventfd, no used entry)",
+		    memory, bad);
+	} else {
+		tap(completed, "%s%s churn %s%s%s: %d rounds completed", memory,
+		    use_log ? " log" : "", churn, *bad ? " bad " : "", bad,
+		    round);
+		tap(!fails, "%s%s churn %s%s%s: used entries, data%s exact",
+		    memory, use_log ? " log" : "", churn, *bad ? " bad " : "",
+		    bad, use_log ? " and log bits" : "");
+	}
+	close(vhost);
+	settled = pins_settle(&acq1, &rel1);
+	tap(settled, "pins balanced (%ld acquired, %ld released during the run)",
+	    acq1 - acq0, rel1 - rel0);
+	/*
+	 * A log write pins one page per bit without a mirror: thousands in
+	 * a run. The few pins the output share takes are not the log's.
+	 */
+	if (!strcmp(log_pins, "none"))
+		tap(acq1 - acq0 < 16, "the dirty log pinned nothing (%ld pins in all)",
+		    acq1 - acq0);
+	else if (!strcmp(log_pins, "some"))
+		tap(acq1 - acq0 >= rounds, "the dirty log pinned its pages bit by bit (%ld pins)",
+		    acq1 - acq0);
+	return tap_failed ? 1 : 0;
+}
