@@ -69,7 +69,7 @@ static ssize_t vhost_test_write_in(struct vhost_virtqueue *vq, unsigned int out,
 static void handle_vq(struct vhost_test *n)
 {
 	struct vhost_virtqueue *vq = &n->vqs[VHOST_TEST_VQ];
-	unsigned out, in, log;
+	unsigned int out, in, log;
 	struct vhost_log *vq_log;
 	int head;
 	ssize_t written;

@@ -467,14 +467,8 @@ static const struct option longopts[] = {
 
 static void help(int status)
 {
-	fprintf(stderr, "Usage: vhost_net_test [--help]"
-		" [--no-indirect]"
-		" [--no-event-idx]"
-		" [--no-virtio-1]"
-		" [--delayed-interrupt]"
-		" [--buf-num]"
-		" [--batch=N]"
-		"\n");
+	fprintf(stderr,
+		"Usage: vhost_net_test [--help] [--no-indirect] [--no-event-idx] [--no-virtio-1] [--delayed-interrupt] [--buf-num=N] [--batch=N]\n");
 
 	exit(status);
 }

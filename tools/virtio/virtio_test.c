@@ -334,15 +334,8 @@ const struct option longopts[] = {
 
 static void help(int status)
 {
-	fprintf(stderr, "Usage: virtio_test [--help]"
-		" [--no-indirect]"
-		" [--no-event-idx]"
-		" [--no-virtio-1]"
-		" [--delayed-interrupt]"
-		" [--batch=random/N]"
-		" [--reset=N]"
-		" [--buf-num=N]"
-		"\n");
+	fprintf(stderr,
+		"Usage: virtio_test [--help] [--no-indirect] [--no-event-idx] [--no-virtio-1] [--delayed-interrupt] [--batch=random/N] [--reset=N] [--buf-num=N]\n");
 
 	exit(status);
 }
