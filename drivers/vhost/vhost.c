@@ -375,13 +375,34 @@ static void vhost_mirror_free(struct umirror **um)
 	}
 }
 
+static void vhost_ring_batch_end(struct vhost_virtqueue *vq)
+{
+	if (vq->ring_batch_um) {
+		vq->ring_batch_um = NULL;
+		umirror_batch_end(&vq->ring_batch);
+	}
+}
+
+/* The ring mirrors, one of them shared by all three rings or one each. */
+static void vhost_vq_ring_mirrors_free(struct vhost_virtqueue *vq)
+{
+	struct umirror *um;
+	int i, j;
+
+	vhost_ring_batch_end(vq);
+	for (i = 0; i < VHOST_NUM_ADDRS; i++) {
+		um = vq->ring_mirror[i];
+		for (j = i; j < VHOST_NUM_ADDRS; j++)
+			if (vq->ring_mirror[j] == um)
+				vq->ring_mirror[j] = NULL;
+		vhost_mirror_free(&um);
+	}
+}
+
 /* Caller holds the vq mutex, or the vq is not in use. May sleep. */
 static void vhost_vq_mirrors_drop(struct vhost_virtqueue *vq)
 {
-	int i;
-
-	for (i = 0; i < VHOST_NUM_ADDRS; i++)
-		vhost_mirror_free(&vq->ring_mirror[i]);
+	vhost_vq_ring_mirrors_free(vq);
 	vhost_mirror_free(&vq->log_mirror);
 	vq->log_mirror_start = 0;
 	vq->log_mirror_end = 0;
@@ -424,29 +445,51 @@ static bool vhost_vq_wants_mirrors(struct vhost_virtqueue *vq)
 	return READ_ONCE(vhost_umirror) && vq->dev->use_worker && vq->dev->mm;
 }
 
+/*
+ * Rings that lie within this span of each other (as a driver allocates a
+ * split ring, in one piece) share one mirror, so that a ring batch covers
+ * the accesses of all three.
+ */
+#define VHOST_RING_MIRROR_SPAN	SZ_2M
+
 static void vhost_vq_ring_mirrors_update(struct vhost_virtqueue *vq)
 {
+	unsigned long ring[VHOST_NUM_ADDRS], end[VHOST_NUM_ADDRS], lo, hi;
 	struct vhost_dev *dev = vq->dev;
 	int i;
 
-	for (i = 0; i < VHOST_NUM_ADDRS; i++)
-		vhost_mirror_free(&vq->ring_mirror[i]);
+	vhost_vq_ring_mirrors_free(vq);
 	/* With an IOTLB the ring addresses are I/O virtual addresses. */
-	if (!vhost_vq_wants_mirrors(vq) || vq->iotlb)
+	if (!vhost_vq_wants_mirrors(vq) || vq->iotlb ||
+	    !vq->desc || !vq->avail || !vq->used)
 		return;
-	if (vq->desc && vq->avail && vq->used) {
-		vq->ring_mirror[VHOST_ADDR_DESC] =
-			vhost_mirror_new(dev, (unsigned long)vq->desc,
-					 sizeof(*vq->desc) * vq->num, 0);
-		vq->ring_mirror[VHOST_ADDR_AVAIL] =
-			vhost_mirror_new(dev, (unsigned long)vq->avail,
-					 struct_size(vq->avail, ring, vq->num) +
-					 sizeof(__virtio16), 0);
-		vq->ring_mirror[VHOST_ADDR_USED] =
-			vhost_mirror_new(dev, (unsigned long)vq->used,
-					 struct_size(vq->used, ring, vq->num) +
-					 sizeof(__virtio16), UMIRROR_WRITE);
+	ring[VHOST_ADDR_DESC] = (unsigned long)vq->desc;
+	end[VHOST_ADDR_DESC] = ring[VHOST_ADDR_DESC] +
+			       sizeof(*vq->desc) * vq->num;
+	ring[VHOST_ADDR_AVAIL] = (unsigned long)vq->avail;
+	end[VHOST_ADDR_AVAIL] = ring[VHOST_ADDR_AVAIL] +
+				struct_size(vq->avail, ring, vq->num) +
+				sizeof(__virtio16);
+	ring[VHOST_ADDR_USED] = (unsigned long)vq->used;
+	end[VHOST_ADDR_USED] = ring[VHOST_ADDR_USED] +
+			       struct_size(vq->used, ring, vq->num) +
+			       sizeof(__virtio16);
+	lo = min3(ring[0], ring[1], ring[2]);
+	hi = max3(end[0], end[1], end[2]);
+	/* vq_access_ok() has not run yet: the ends may have wrapped. */
+	if (end[0] > ring[0] && end[1] > ring[1] && end[2] > ring[2] &&
+	    hi - lo <= VHOST_RING_MIRROR_SPAN) {
+		vq->ring_mirror[0] = vhost_mirror_new(dev, lo, hi - lo,
+						      UMIRROR_WRITE);
+		for (i = 1; i < VHOST_NUM_ADDRS; i++)
+			vq->ring_mirror[i] = vq->ring_mirror[0];
+		return;
 	}
+	for (i = 0; i < VHOST_NUM_ADDRS; i++)
+		vq->ring_mirror[i] = vhost_mirror_new(dev, ring[i],
+						      end[i] - ring[i],
+						      i == VHOST_ADDR_USED ?
+						      UMIRROR_WRITE : 0);
 }
 
 static void vhost_vq_log_mirror_update(struct vhost_virtqueue *vq)
@@ -776,6 +819,8 @@ void vhost_dev_init(struct vhost_dev *dev,
 		vq->dev = dev;
 		memset(vq->ring_mirror, 0, sizeof(vq->ring_mirror));
 		vq->log_mirror = NULL;
+		vq->ring_batch_um = NULL;
+		vq->ring_batching = 0;
 		mutex_init(&vq->mutex);
 		vhost_vq_reset(dev, vq);
 		if (vq->handle_kick)
@@ -1485,52 +1530,123 @@ static int translate_desc(struct vhost_virtqueue *vq, u64 addr, u32 len,
 			  struct iovec iov[], int iov_size, int access);
 
 /*
- * After an error that faulting again will not fix (memory a mirror
- * refuses, a hole, a read-only used ring), uaccess reaches that ring from
- * then on, until its addresses are set again: it decides the outcome of
- * such accesses anyway, and a mirror would fault again on each.
+ * Ring batches: the ring accesses of one vhost_get_vq_desc() (the avail
+ * index and head, the descriptors of a direct chain) or of one
+ * vhost_add_used_and_signal_n() (the used elements, the used index, the
+ * avail flags or used event) share holds of the ring mirror's lock, begun
+ * by the first access and ended by vhost_ring_batch_stop(), or before
+ * anything that may sleep (an indirect table, logging) or an access to
+ * another mirror. Outside those, each access is a hold of its own.
+ * Scopes nest; ending the batch inside one is always allowed: the next
+ * access begins another.
  */
-static void vhost_mirror_failed(struct umirror **um, int err)
+static void vhost_ring_batch_start(struct vhost_virtqueue *vq)
 {
-	if (err != -EINTR && err != -ENOMEM)
-		vhost_mirror_free(um);
+	vq->ring_batching++;
+}
+
+static void vhost_ring_batch_stop(struct vhost_virtqueue *vq)
+{
+	if (!--vq->ring_batching)
+		vhost_ring_batch_end(vq);
 }
 
 /*
- * One access to a ring through its mirror: at most UMIRROR_BATCH_BYTES per
- * hold of the mirror's lock, a miss faulted outside it and the hold
- * started again. Returns 0, or an error after which the caller makes the
- * access with uaccess, which decides what the access gives. Called with
- * the vq mutex, which keeps the mirror.
+ * After an error that faulting again will not fix (memory a mirror
+ * refuses, a hole, a read-only used ring), uaccess reaches the rings from
+ * then on, until their addresses are set again: it decides the outcome of
+ * such accesses anyway, and a mirror would fault again on each.
  */
+static void vhost_ring_mirror_failed(struct vhost_virtqueue *vq, int type,
+				     int err)
+{
+	struct umirror *um = vq->ring_mirror[type];
+	int i;
+
+	if (err == -EINTR || err == -ENOMEM)
+		return;
+	for (i = 0; i < VHOST_NUM_ADDRS; i++)
+		if (vq->ring_mirror[i] == um)
+			vq->ring_mirror[i] = NULL;
+	vhost_mirror_free(&um);
+}
+
+enum vhost_mirror_op {
+	VHOST_MIRROR_READ,
+	VHOST_MIRROR_WRITE,
+	VHOST_MIRROR_GET,
+	VHOST_MIRROR_PUT,
+};
+
+/*
+ * Access a ring through its mirror, in the vq's open batch or one begun
+ * for it: at most UMIRROR_BATCH_BYTES per hold of the lock (past that,
+ * the hold ends and a new one begins), a miss faulted outside it. Returns
+ * 0, or an error after which the caller makes the access with uaccess,
+ * which decides what the access gives. Called with the vq mutex, which
+ * keeps the mirror.
+ */
+static int vhost_mirror_access(struct vhost_virtqueue *vq, int type,
+			       enum vhost_mirror_op op, unsigned long addr,
+			       void *buf, size_t len)
+{
+	struct umirror *um = vq->ring_mirror[type];
+	struct umirror_batch *b = &vq->ring_batch;
+	int r;
+
+	lockdep_assert_held(&vq->mutex);
+	for (;;) {
+		if (vq->ring_batch_um != um) {
+			vhost_ring_batch_end(vq);
+			umirror_batch_begin(um, b);
+			vq->ring_batch_um = um;
+		}
+		switch (op) {
+		case VHOST_MIRROR_READ:
+			r = umirror_batch_read(b, buf, addr, len);
+			break;
+		case VHOST_MIRROR_WRITE:
+			r = umirror_batch_write(b, addr, buf, len);
+			break;
+		case VHOST_MIRROR_GET:
+			r = umirror_batch_get(b, addr, buf, len);
+			break;
+		default:
+			r = umirror_batch_put(b, addr, *(u64 *)buf, len);
+			break;
+		}
+		if (!r)
+			break;
+		vhost_ring_batch_end(vq);
+		if (r == -E2BIG)
+			continue;
+		if (r == -EAGAIN)
+			r = umirror_batch_fault(b);
+		if (r) {
+			vhost_ring_mirror_failed(vq, type, r);
+			return r;
+		}
+	}
+	if (!vq->ring_batching)
+		vhost_ring_batch_end(vq);
+	return 0;
+}
+
+/* A descriptor or a run of used elements, UMIRROR_BATCH_BYTES at a time. */
 static int vhost_mirror_copy(struct vhost_virtqueue *vq, int type,
 			     void __user *uaddr, void *buf, size_t len,
 			     bool write)
 {
-	struct umirror *um = vq->ring_mirror[type];
 	unsigned long addr = (unsigned long)uaddr;
-	struct umirror_batch b;
 	size_t n;
 	int r;
 
-	lockdep_assert_held(&vq->mutex);
-	while (len) {
+	for (; len; addr += n, buf += n, len -= n) {
 		n = min_t(size_t, len, UMIRROR_BATCH_BYTES);
-		do {
-			umirror_batch_begin(um, &b);
-			if (write)
-				umirror_batch_write(&b, addr, buf, n);
-			else
-				umirror_batch_read(&b, buf, addr, n);
-			r = umirror_batch_end(&b);
-		} while (r == -EAGAIN && !(r = umirror_batch_fault(&b)));
-		if (r) {
-			vhost_mirror_failed(&vq->ring_mirror[type], r);
+		r = vhost_mirror_access(vq, type, write ? VHOST_MIRROR_WRITE :
+					VHOST_MIRROR_READ, addr, buf, n);
+		if (r)
 			return r;
-		}
-		addr += n;
-		buf += n;
-		len -= n;
 	}
 	return 0;
 }
@@ -1540,22 +1656,9 @@ static int vhost_mirror_value(struct vhost_virtqueue *vq, int type,
 			      void __user *uaddr, u64 *val, size_t size,
 			      bool write)
 {
-	struct umirror *um = vq->ring_mirror[type];
-	struct umirror_batch b;
-	int r;
-
-	lockdep_assert_held(&vq->mutex);
-	do {
-		umirror_batch_begin(um, &b);
-		if (write)
-			umirror_batch_put(&b, (unsigned long)uaddr, *val, size);
-		else
-			umirror_batch_get(&b, (unsigned long)uaddr, val, size);
-		r = umirror_batch_end(&b);
-	} while (r == -EAGAIN && !(r = umirror_batch_fault(&b)));
-	if (r)
-		vhost_mirror_failed(&vq->ring_mirror[type], r);
-	return r;
+	return vhost_mirror_access(vq, type, write ? VHOST_MIRROR_PUT :
+				   VHOST_MIRROR_GET, (unsigned long)uaddr, val,
+				   size);
 }
 
 static int vhost_copy_to_user(struct vhost_virtqueue *vq, void __user *to,
@@ -2816,7 +2919,9 @@ static int vhost_log_set_bit(struct vhost_log_batch *lb, int nr, u64 log)
 			if (r == -EAGAIN)
 				r = umirror_batch_fault(&lb->b);
 			if (r) {
-				vhost_mirror_failed(&lb->vq->log_mirror, r);
+				/* As for a ring: set_bit_to_user() from now on. */
+				if (r != -EINTR && r != -ENOMEM)
+					vhost_mirror_free(&lb->vq->log_mirror);
 				lb->um = lb->vq->log_mirror;
 				break;
 			}
@@ -2899,6 +3004,8 @@ static int log_used(struct vhost_virtqueue *vq, u64 used_offset, u64 len)
 	struct vhost_log_batch lb;
 	int i, n, ret;
 
+	/* One open batch per task: the log's, not the ring's. */
+	vhost_ring_batch_end(vq);
 	vhost_log_batch_init(&lb, vq);
 	if (!vq->iotlb) {
 		ret = log_write(&lb, vq->log_base, vq->log_addr + used_offset,
@@ -3193,10 +3300,10 @@ static int get_indirect(struct vhost_virtqueue *vq,
  * This function returns the descriptor number found, or vq->num (which is
  * never a valid descriptor number) if none was found.  A negative code is
  * returned on error. */
-int vhost_get_vq_desc(struct vhost_virtqueue *vq,
-		      struct iovec iov[], unsigned int iov_size,
-		      unsigned int *out_num, unsigned int *in_num,
-		      struct vhost_log *log, unsigned int *log_num)
+static int __vhost_get_vq_desc(struct vhost_virtqueue *vq,
+			       struct iovec iov[], unsigned int iov_size,
+			       unsigned int *out_num, unsigned int *in_num,
+			       struct vhost_log *log, unsigned int *log_num)
 {
 	struct vring_desc desc;
 	unsigned int i, head, found = 0;
@@ -3257,6 +3364,8 @@ int vhost_get_vq_desc(struct vhost_virtqueue *vq,
 			return -EFAULT;
 		}
 		if (desc.flags & cpu_to_vhost16(vq, VRING_DESC_F_INDIRECT)) {
+			/* The indirect table is guest memory: uaccess. */
+			vhost_ring_batch_end(vq);
 			ret = get_indirect(vq, iov, iov_size,
 					   out_num, in_num,
 					   log, log_num, &desc);
@@ -3310,6 +3419,21 @@ int vhost_get_vq_desc(struct vhost_virtqueue *vq,
 	 * if they aren't we would need to update avail_event index. */
 	BUG_ON(!(vq->used_flags & VRING_USED_F_NO_NOTIFY));
 	return head;
+}
+
+/* __vhost_get_vq_desc(), its ring accesses in one ring batch. */
+int vhost_get_vq_desc(struct vhost_virtqueue *vq,
+		      struct iovec iov[], unsigned int iov_size,
+		      unsigned int *out_num, unsigned int *in_num,
+		      struct vhost_log *log, unsigned int *log_num)
+{
+	int ret;
+
+	vhost_ring_batch_start(vq);
+	ret = __vhost_get_vq_desc(vq, iov, iov_size, out_num, in_num, log,
+				  log_num);
+	vhost_ring_batch_stop(vq);
+	return ret;
 }
 EXPORT_SYMBOL_GPL(vhost_get_vq_desc);
 
@@ -3367,8 +3491,9 @@ static int __vhost_add_used_n(struct vhost_virtqueue *vq,
 
 /* After we've used one of their buffers, we tell them about it.  We'll then
  * want to notify the guest, using eventfd. */
-int vhost_add_used_n(struct vhost_virtqueue *vq, struct vring_used_elem *heads,
-		     unsigned count)
+static int __vhost_add_used_n_idx(struct vhost_virtqueue *vq,
+				  struct vring_used_elem *heads,
+				  unsigned int count)
 {
 	int start, n, r;
 
@@ -3401,6 +3526,18 @@ int vhost_add_used_n(struct vhost_virtqueue *vq, struct vring_used_elem *heads,
 		if (vq->log_ctx)
 			eventfd_signal(vq->log_ctx);
 	}
+	return r;
+}
+
+/* The used elements and the used index, in one ring batch. */
+int vhost_add_used_n(struct vhost_virtqueue *vq, struct vring_used_elem *heads,
+		     unsigned int count)
+{
+	int r;
+
+	vhost_ring_batch_start(vq);
+	r = __vhost_add_used_n_idx(vq, heads, count);
+	vhost_ring_batch_stop(vq);
 	return r;
 }
 EXPORT_SYMBOL_GPL(vhost_add_used_n);
@@ -3446,8 +3583,11 @@ static bool vhost_notify(struct vhost_dev *dev, struct vhost_virtqueue *vq)
 void vhost_signal(struct vhost_dev *dev, struct vhost_virtqueue *vq)
 {
 	/* Signal the Guest tell them we used something up. */
-	if (vq->call_ctx.ctx && vhost_notify(dev, vq))
+	if (vq->call_ctx.ctx && vhost_notify(dev, vq)) {
+		/* Wake the guest with no mirror's lock held. */
+		vhost_ring_batch_end(vq);
 		eventfd_signal(vq->call_ctx.ctx);
+	}
 }
 EXPORT_SYMBOL_GPL(vhost_signal);
 
@@ -3456,8 +3596,10 @@ void vhost_add_used_and_signal(struct vhost_dev *dev,
 			       struct vhost_virtqueue *vq,
 			       unsigned int head, int len)
 {
+	vhost_ring_batch_start(vq);
 	vhost_add_used(vq, head, len);
 	vhost_signal(dev, vq);
+	vhost_ring_batch_stop(vq);
 }
 EXPORT_SYMBOL_GPL(vhost_add_used_and_signal);
 
@@ -3466,8 +3608,10 @@ void vhost_add_used_and_signal_n(struct vhost_dev *dev,
 				 struct vhost_virtqueue *vq,
 				 struct vring_used_elem *heads, unsigned count)
 {
+	vhost_ring_batch_start(vq);
 	vhost_add_used_n(vq, heads, count);
 	vhost_signal(dev, vq);
+	vhost_ring_batch_stop(vq);
 }
 EXPORT_SYMBOL_GPL(vhost_add_used_and_signal_n);
 

@@ -14,9 +14,9 @@
 #include <linux/atomic.h>
 #include <linux/vhost_iotlb.h>
 #include <linux/irqbypass.h>
+#include <linux/umirror.h>
 
 struct vhost_work;
-struct umirror;
 struct vhost_task;
 typedef void (*vhost_work_fn_t)(struct vhost_work *work);
 
@@ -114,6 +114,13 @@ struct vhost_virtqueue {
 	/* The user range the log mirror covers. */
 	u64 log_mirror_start;
 	u64 log_mirror_end;
+	/*
+	 * The ring mirror whose lock ring_batch holds, or NULL, and the
+	 * depth of ring batch scopes; see vhost_ring_batch_start().
+	 */
+	struct umirror *ring_batch_um;
+	struct umirror_batch ring_batch;
+	unsigned int ring_batching;
 	struct file *kick;
 	struct vhost_vring_call call_ctx;
 	struct eventfd_ctx *error_ctx;

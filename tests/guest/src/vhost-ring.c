@@ -15,8 +15,11 @@
  *   vhost-ring --memory anon|memfd|thp|secretmem [--log] [--rounds N]
  *              [--churn none|dontneed|mprotect|migrate|logremap]
  *              [--bad unmapped|ro-used|log-unmapped|log-ro]
- *              [--log-pins any|none|some] [--seed S]
+ *              [--log-pins any|none|some] [--small] [--seed S]
  *
+ * --small: every chain writes two buffers of 64 bytes on two pages, so
+ * that the dirty log, not the copy, is most of the device's work (the
+ * benchmark's measure of logging).
  * TAP lines; exit 0 if all passed.
  */
 #define _GNU_SOURCE
@@ -56,7 +59,7 @@ static struct vring_avail *avail;
 static struct vring_used *used;
 static uint16_t avail_idx, used_seen;
 static size_t ring_len;
-static bool use_log, ring_apart;
+static bool use_log, ring_apart, small;
 static const char *memory = "anon", *churn = "none", *bad = "";
 static unsigned int seed = 1;
 
@@ -212,8 +215,8 @@ static void post(struct chain *c)
 	d[0].len = 64;
 	d[0].flags = VRING_DESC_F_NEXT;
 	d[0].next = c->head + 1;
-	c->nr_in = 1 + rand() % 2;
-	total = 1 + rand() % (SLOT / 2 - 1);
+	c->nr_in = small ? 2 : 1 + rand() % 2;
+	total = small ? 128 : 1 + rand() % (SLOT / 2 - 1);
 	at = SLOT / 2 + rand() % (SLOT / 2 - total + 1);
 	for (i = 0; i < c->nr_in; i++) {
 		uint32_t len = c->nr_in == 1 ? total :
@@ -221,6 +224,11 @@ static void post(struct chain *c)
 
 		if (!len)
 			len = 1;
+		if (small) {
+			/* 64 bytes at the start of a page of their own. */
+			len = 64;
+			at = SLOT / 2 + i * PAGE;
+		}
 		c->in_off[i] = gpa(slot) + at;
 		c->in_len[i] = len;
 		memset(slot + at, 0xee, len);
@@ -369,6 +377,8 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--log"))
 			use_log = true;
+		else if (!strcmp(argv[i], "--small"))
+			small = true;
 		else if (i + 1 < argc && !strcmp(argv[i], "--memory"))
 			memory = argv[++i];
 		else if (i + 1 < argc && !strcmp(argv[i], "--rounds"))

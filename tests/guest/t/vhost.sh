@@ -77,6 +77,7 @@ for mode in 1 0; do
 	ring --memory anon --log --churn migrate --log-pins "$log_pins"
 	ring --memory memfd --log --churn migrate --log-pins "$log_pins"
 	ring --memory anon --log --churn logremap --rounds 30 --log-pins "$log_pins"
+	ring --memory anon --log --small --churn migrate --log-pins "$log_pins"
 	# Bad input fails or degrades as it does with uaccess.
 	ring --memory secretmem
 	ring --memory anon --bad unmapped
