@@ -876,6 +876,7 @@ void umirror_batch_begin(struct umirror *um, struct umirror_batch *b)
 	b->bytes = 0;
 	b->err = 0;
 	b->miss_len = 0;
+	b->touched = NULL;
 	spin_lock(&um->lock);
 }
 EXPORT_SYMBOL_GPL(umirror_batch_begin);
@@ -945,11 +946,15 @@ static struct page *umirror_batch_page(struct umirror_batch *b,
 		umirror_batch_fail(b, -EAGAIN);
 		return NULL;
 	}
+	/* A batch is one access for FOLL_TOUCH: each page once. */
+	if (page == b->touched)
+		return page;
 	ret = umirror_touch(page_folio(page));
 	if (ret) {
 		umirror_batch_fail(b, ret);
 		return NULL;
 	}
+	b->touched = page;
 	return page;
 }
 

@@ -359,9 +359,20 @@ static struct umirror *vhost_mirror_new(struct vhost_dev *dev, u64 uaddr,
 	if ((u64)(unsigned long)uaddr != uaddr || !len || len > SIZE_MAX)
 		return NULL;
 	um = kzalloc(sizeof(*um), GFP_KERNEL_ACCOUNT);
-	if (um && umirror_init(um, dev->mm, uaddr, len, flags)) {
+	if (!um)
+		return NULL;
+	if (umirror_init(um, dev->mm, uaddr, len, flags)) {
 		kfree(um);
-		um = NULL;
+		return NULL;
+	}
+	/*
+	 * Memory a mirror refuses, or that is not mapped as the accesses
+	 * need, is left to uaccess from the start (umirror_check()).
+	 */
+	if (umirror_check(um)) {
+		umirror_fini(um);
+		kfree(um);
+		return NULL;
 	}
 	return um;
 }
@@ -375,21 +386,14 @@ static void vhost_mirror_free(struct umirror **um)
 	}
 }
 
-static void vhost_ring_batch_end(struct vhost_virtqueue *vq)
-{
-	if (vq->ring_batch_um) {
-		vq->ring_batch_um = NULL;
-		umirror_batch_end(&vq->ring_batch);
-	}
-}
-
 /* The ring mirrors, one of them shared by all three rings or one each. */
 static void vhost_vq_ring_mirrors_free(struct vhost_virtqueue *vq)
 {
 	struct umirror *um;
 	int i, j;
 
-	vhost_ring_batch_end(vq);
+	/* Only ever called with no ring access in progress. */
+	WARN_ON_ONCE(vq->ring_batch_um);
 	for (i = 0; i < VHOST_NUM_ADDRS; i++) {
 		um = vq->ring_mirror[i];
 		for (j = i; j < VHOST_NUM_ADDRS; j++)
@@ -430,16 +434,6 @@ static u64 vhost_vq_log_bytes(struct vhost_virtqueue *vq)
 	return last / VHOST_PAGE_SIZE / BITS_PER_BYTE + 1;
 }
 
-/*
- * Rebuild a vq's ring mirrors from its ring addresses and size, and its
- * log mirror from its log base, memory table and used ring log address;
- * called whenever one of them changes. A ring is mirrored with the event
- * index field whether or not it is negotiated (features may change
- * later): a mirror faults nothing until it is used. Devices without a
- * worker (vhost-vdpa) never reach rings through vhost's accessors and get
- * no mirror. Failing to set one up only leaves uaccess in use. Caller
- * holds the vq mutex. May sleep.
- */
 static bool vhost_vq_wants_mirrors(struct vhost_virtqueue *vq)
 {
 	return READ_ONCE(vhost_umirror) && vq->dev->use_worker && vq->dev->mm;
@@ -523,6 +517,16 @@ static void vhost_vq_log_mirror_update(struct vhost_virtqueue *vq)
 	}
 }
 
+/*
+ * Rebuild a vq's ring mirrors from its ring addresses and size, and its
+ * log mirror from its log base, memory table and used ring log address;
+ * called whenever one of them changes. A ring is mirrored with the event
+ * index field whether or not it is negotiated (features may change
+ * later): a mirror faults nothing until it is used. Devices without a
+ * worker (vhost-vdpa) never reach rings through vhost's accessors and get
+ * no mirror. Failing to set one up only leaves uaccess in use. Caller
+ * holds the vq mutex. May sleep.
+ */
 static void vhost_vq_mirrors_update(struct vhost_virtqueue *vq)
 {
 	vhost_vq_ring_mirrors_update(vq);
@@ -1531,14 +1535,19 @@ static int translate_desc(struct vhost_virtqueue *vq, u64 addr, u32 len,
 
 /*
  * Ring batches: the ring accesses of one vhost_get_vq_desc() (the avail
- * index and head, the descriptors of a direct chain) or of one
- * vhost_add_used_and_signal_n() (the used elements, the used index, the
- * avail flags or used event) share holds of the ring mirror's lock, begun
- * by the first access and ended by vhost_ring_batch_stop(), or before
- * anything that may sleep (an indirect table, logging) or an access to
- * another mirror. Outside those, each access is a hold of its own.
- * Scopes nest; ending the batch inside one is always allowed: the next
- * access begins another.
+ * index and head, the descriptors of a direct chain), of one
+ * vhost_add_used_n() (the used elements and index) or of one
+ * vhost_add_used_and_signal(_n)() (those, and the avail flags or used
+ * event) share holds of the ring mirror's lock, begun by the first access
+ * and ended by vhost_ring_batch_stop(), and earlier: before anything that
+ * may sleep or wake a task (an indirect table, a uaccess fallback, an
+ * IOTLB miss, logging, vq_err(), signalling the guest), before an access
+ * to another mirror, and past UMIRROR_BATCH_BYTES. Besides the ring
+ * accesses, a hold covers only the translation of the descriptors it
+ * read (interval tree lookups, at most iov_size iovecs of one chain).
+ * Outside those scopes, each access is a hold of its own. Scopes nest;
+ * ending the batch inside one is always allowed: the next access begins
+ * another.
  */
 static void vhost_ring_batch_start(struct vhost_virtqueue *vq)
 {
@@ -1671,6 +1680,7 @@ static int vhost_copy_to_user(struct vhost_virtqueue *vq, void __user *to,
 		    !vhost_mirror_copy(vq, VHOST_ADDR_USED, to, (void *)from,
 				       size, true))
 			return 0;
+		vhost_ring_batch_end(vq);
 		return __copy_to_user(to, from, size);
 	}
 	else {
@@ -1711,6 +1721,7 @@ static int vhost_copy_from_user(struct vhost_virtqueue *vq, void *to,
 		    !vhost_mirror_copy(vq, VHOST_ADDR_DESC, from, to, size,
 				       false))
 			return 0;
+		vhost_ring_batch_end(vq);
 		return __copy_from_user(to, from, size);
 	}
 	else {
@@ -1797,10 +1808,12 @@ static inline void __user *__vhost_get_user(struct vhost_virtqueue *vq,
 	if (!vq->iotlb) { \
 		if (!vq->ring_mirror[VHOST_ADDR_USED] || \
 		    vhost_mirror_value(vq, VHOST_ADDR_USED, ptr, \
-				       &__vhost_pu_val, sizeof(*ptr), true)) \
+				       &__vhost_pu_val, sizeof(*ptr), true)) { \
+			vhost_ring_batch_end(vq); \
 			ret = __put_user(__vhost_pu_x, ptr); \
-		else \
+		} else { \
 			ret = 0; \
+		} \
 	} else { \
 		__typeof__(ptr) to = \
 			(__typeof__(ptr)) __vhost_get_user(vq, ptr,	\
@@ -1849,6 +1862,7 @@ static inline int vhost_put_used_idx(struct vhost_virtqueue *vq)
 		if (!vq->ring_mirror[type] || \
 		    vhost_mirror_value(vq, type, ptr, &__vhost_gu_val, \
 				       sizeof(*ptr), false)) { \
+			vhost_ring_batch_end(vq); \
 			ret = __get_user(x, ptr); \
 		} else { \
 			x = (__force __typeof__(x))__vhost_gu_val; \
@@ -2886,6 +2900,8 @@ static void vhost_log_batch_init(struct vhost_log_batch *lb,
 				 struct vhost_virtqueue *vq)
 {
 	lockdep_assert_held(&vq->mutex);
+	/* One open batch per task: never inside a ring batch. */
+	WARN_ON_ONCE(vq->ring_batch_um);
 	lb->vq = vq;
 	lb->um = vq->log_mirror;
 	lb->end = vq->log_mirror_end;
@@ -3178,8 +3194,11 @@ static int translate_desc(struct vhost_virtqueue *vq, u64 addr, u32 len,
 		++ret;
 	}
 
-	if (ret == -EAGAIN)
+	if (ret == -EAGAIN) {
+		/* It allocates: no ring batch may be open. */
+		vhost_ring_batch_end(vq);
 		vhost_iotlb_miss(vq, addr, access);
+	}
 	return ret;
 }
 

@@ -104,10 +104,10 @@ struct vhost_virtqueue {
 	const struct vhost_iotlb_map *meta_iotlb[VHOST_NUM_ADDRS];
 	/*
 	 * Mirrors of the desc, avail and used rings (indexed by
-	 * VHOST_ADDR_*) and of the dirty log, or NULL where uaccess and
-	 * per-bit pins are used. Set and dropped under the vq mutex, or
-	 * while no worker can run (init, cleanup); see
-	 * vhost_vq_mirrors_update().
+	 * VHOST_ADDR_*; all three may be one shared mirror) and of the dirty
+	 * log, or NULL where uaccess and per-bit pins are used. Set and
+	 * dropped under the vq mutex, or while no worker can run (init,
+	 * cleanup); see vhost_vq_mirrors_update().
 	 */
 	struct umirror *ring_mirror[VHOST_NUM_ADDRS];
 	struct umirror *log_mirror;
@@ -290,8 +290,21 @@ int vhost_init_device_iotlb(struct vhost_dev *d);
 void vhost_iotlb_map_free(struct vhost_iotlb *iotlb,
 			  struct vhost_iotlb_map *map);
 
+/*
+ * End a vq's ring batch, if one is open: before anything that may sleep
+ * or wakes other tasks. The next ring access begins another.
+ */
+static inline void vhost_ring_batch_end(struct vhost_virtqueue *vq)
+{
+	if (vq->ring_batch_um) {
+		vq->ring_batch_um = NULL;
+		umirror_batch_end(&vq->ring_batch);
+	}
+}
+
 #define vq_err(vq, fmt, ...) do {                                  \
 		pr_debug(pr_fmt(fmt), ##__VA_ARGS__);       \
+		vhost_ring_batch_end(vq);			   \
 		if ((vq)->error_ctx)                               \
 				eventfd_signal((vq)->error_ctx);\
 	} while (0)

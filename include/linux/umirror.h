@@ -81,6 +81,7 @@ struct umirror {
  * @miss_addr: after -EAGAIN, the first address of the access that missed
  * @miss_len: bytes from @miss_addr to fault
  * @miss_write: whether that access writes
+ * @touched: the page last made ready for access in this batch
  *
  * All fields are private to mm/umirror.c.
  */
@@ -91,6 +92,7 @@ struct umirror_batch {
 	unsigned long miss_addr;
 	size_t miss_len;
 	bool miss_write;
+	struct page *touched;
 };
 
 int umirror_init(struct umirror *um, struct mm_struct *mm, unsigned long uaddr,

@@ -14,7 +14,7 @@
  *
  *   vhost-ring --memory anon|memfd|thp|secretmem [--log] [--rounds N]
  *              [--churn none|dontneed|mprotect|migrate|logremap]
- *              [--bad unmapped|ro-used|log-unmapped|log-ro]
+ *              [--bad unmapped|ro-used|ro-used-late|log-unmapped|log-ro]
  *              [--log-pins any|none|some] [--small] [--seed S]
  *
  * --small: every chain writes two buffers of 64 bytes on two pages, so
@@ -344,7 +344,7 @@ static int check_round(struct chain *chains, int n, int round)
 static void place_rings(void)
 {
 	if (!strcmp(memory, "secretmem") || !strcmp(bad, "unmapped") ||
-	    !strcmp(bad, "ro-used")) {
+	    !strcmp(bad, "ro-used") || !strcmp(bad, "ro-used-late")) {
 		/* The rings apart from guest memory: not logged. */
 		ring_apart = true;
 		ring_len = 4 * PAGE;
@@ -404,7 +404,8 @@ int main(int argc, char **argv)
 	place_rings();
 	if (!strcmp(bad, "ro-used") && mprotect(used, PAGE, PROT_READ))
 		die("mprotect used ring");
-	expect_error = !strcmp(bad, "unmapped") || !strcmp(bad, "ro-used");
+	expect_error = !strcmp(bad, "unmapped") || !strcmp(bad, "ro-used") ||
+		       !strcmp(bad, "ro-used-late");
 
 	pins_settle(&acq0, &rel0);
 	completed = setup();
@@ -418,6 +419,10 @@ int main(int argc, char **argv)
 	for (round = 0; round < rounds && completed; round++) {
 		if (!strcmp(churn, "logremap") && round % 3 == 2)
 			remap_log();
+		/* After a round that worked: the used ring turns read-only. */
+		if (!strcmp(bad, "ro-used-late") && round == 1 &&
+		    mprotect(used, PAGE, PROT_READ))
+			die("mprotect used ring");
 		n = 1 + rand() % CHAINS;
 		for (i = 0; i < n; i++) {
 			chains[i].head = 3 * i;
@@ -427,7 +432,9 @@ int main(int argc, char **argv)
 		if (eventfd_write(kick, 1))
 			die("kick");
 		churn_ring(round);
-		completed = wait_used(avail_idx, expect_error ? 1000 : 20000);
+		completed = wait_used(avail_idx, expect_error &&
+				      (round || strcmp(bad, "ro-used-late")) ?
+				      1000 : 20000);
 		if (completed)
 			fails += check_round(chains, n, round);
 	}

@@ -82,6 +82,7 @@ for mode in 1 0; do
 	ring --memory secretmem
 	ring --memory anon --bad unmapped
 	ring --memory anon --bad ro-used
+	ring --memory anon --bad ro-used-late
 	ring --memory anon --log --bad log-unmapped
 	ring --memory anon --log --bad log-ro
 done
