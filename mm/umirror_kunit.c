@@ -889,6 +889,14 @@ static void umirror_test_batch_holds(struct kunit *test)
 	umirror_fini(&um);
 }
 
+static u64 invalidations(struct umirror *um)
+{
+	struct umirror_stats stats;
+
+	umirror_get_stats(um, &stats);
+	return stats.invalidations;
+}
+
 /*
  * Batches while another thread invalidates the same pages (single-page
  * MADV_DONTNEED, mprotect() read-only and back): a write and a read back
@@ -918,7 +926,12 @@ static void umirror_test_batch_concurrent(struct kunit *test)
 	thread = kthread_run(churn_thread, &c, "umirror-churn");
 	KUNIT_ASSERT_FALSE(test, IS_ERR(thread));
 
-	for (i = 0; i < 3000; i++) {
+	/*
+	 * 3000 batches at least, and on until the other thread has
+	 * invalidated the pages 200 times (however fast the batches run),
+	 * within a bound.
+	 */
+	for (i = 0; i < 3000 || (i < 300000 && invalidations(&um) < 200); i++) {
 		at = addr + (1 + i % (npages - 1)) * PAGE_SIZE - 32;
 		memset(val, 1 + i % 251, sizeof(val));
 		for (;;) {
