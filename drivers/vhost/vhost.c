@@ -338,18 +338,21 @@ void vhost_poll_queue(struct vhost_poll *poll)
 EXPORT_SYMBOL_GPL(vhost_poll_queue);
 
 /*
- * Mirrors: with vhost.umirror set, a vq without an IOTLB reaches its rings,
- * and every vq its dirty log, through a umirror of the owner's memory
- * instead of uaccess and per-bit pins (Documentation/mm/umirror.rst). A
+ * Mirrors: with vhost.umirror's bits set, every vq reaches its dirty log
+ * (VHOST_UMIRROR_LOG), and a vq without an IOTLB its rings
+ * (VHOST_UMIRROR_RINGS), through a umirror of the owner's memory instead
+ * of per-bit pins and uaccess (Documentation/mm/umirror.rst). A
  * mirror is only a faster way to the same memory: any access it cannot
  * make (a miss it cannot fault, or memory it refuses, such as secretmem)
  * is made with uaccess or set_bit_to_user() instead, so errors are exactly
  * those of the uaccess paths.
  */
-static bool vhost_umirror = true;
-module_param_named(umirror, vhost_umirror, bool, 0644);
+#define VHOST_UMIRROR_LOG	BIT(0)
+#define VHOST_UMIRROR_RINGS	BIT(1)
+static unsigned int vhost_umirror = VHOST_UMIRROR_LOG;
+module_param_named(umirror, vhost_umirror, uint, 0644);
 MODULE_PARM_DESC(umirror,
-		 "Reach rings and the dirty log through umirror instead of uaccess and per-bit pins; read when a vq's ring or log addresses are set (default: Y)");
+		 "Reach through umirror: 1 the dirty log (no per-bit pins), 2 the rings (no uaccess), 3 both, 0 neither; read when a vq's ring or log addresses are set (default: 1)");
 
 static struct umirror *vhost_mirror_new(struct vhost_dev *dev, u64 uaddr,
 					u64 len, unsigned int flags)
@@ -434,9 +437,11 @@ static u64 vhost_vq_log_bytes(struct vhost_virtqueue *vq)
 	return last / VHOST_PAGE_SIZE / BITS_PER_BYTE + 1;
 }
 
-static bool vhost_vq_wants_mirrors(struct vhost_virtqueue *vq)
+static bool vhost_vq_wants_mirror(struct vhost_virtqueue *vq,
+				  unsigned int what)
 {
-	return READ_ONCE(vhost_umirror) && vq->dev->use_worker && vq->dev->mm;
+	return (READ_ONCE(vhost_umirror) & what) && vq->dev->use_worker &&
+	       vq->dev->mm;
 }
 
 /*
@@ -454,7 +459,7 @@ static void vhost_vq_ring_mirrors_update(struct vhost_virtqueue *vq)
 
 	vhost_vq_ring_mirrors_free(vq);
 	/* With an IOTLB the ring addresses are I/O virtual addresses. */
-	if (!vhost_vq_wants_mirrors(vq) || vq->iotlb ||
+	if (!vhost_vq_wants_mirror(vq, VHOST_UMIRROR_RINGS) || vq->iotlb ||
 	    !vq->desc || !vq->avail || !vq->used)
 		return;
 	ring[VHOST_ADDR_DESC] = (unsigned long)vq->desc;
@@ -490,7 +495,7 @@ static void vhost_vq_log_mirror_update(struct vhost_virtqueue *vq)
 {
 	u64 log = 0, bytes = 0;
 
-	if (vhost_vq_wants_mirrors(vq) && vq->log_base) {
+	if (vhost_vq_wants_mirror(vq, VHOST_UMIRROR_LOG) && vq->log_base) {
 		/* set_bit() reaches the whole word around a log byte. */
 		log = ALIGN_DOWN((unsigned long)vq->log_base,
 				 sizeof(unsigned long));

@@ -1,8 +1,8 @@
 #!/bin/bash
 # guest-timeout: 1200
 # vhost with its rings and dirty log reached through umirror
-# (vhost.umirror=1) and through uaccess and per-bit pins (0), the same
-# checks in both modes: tools/virtio's virtio_test against vhost_test.ko
+# (vhost.umirror=3) and through uaccess and per-bit pins (0), the same
+# checks in both modes, and the default (1: the log only) in short: tools/virtio's virtio_test against vhost_test.ko
 # and vhost_net_test over TUN, tests/guest/src/vhost-ring.c for the dirty
 # log, the memory kinds, memory changed under the worker and bad input,
 # and vringh_test once. Pins balanced after each group.
@@ -53,9 +53,9 @@ ring() {
 	[ "$rc" -le 1 ] || not_ok "vhost-ring $* ended with status $rc"
 }
 
-for mode in 1 0; do
+for mode in 3 0; do
 	echo "$mode" >"$param"
-	name=$([ "$mode" = 1 ] && echo umirror || echo uaccess)
+	name=$([ "$mode" = 3 ] && echo umirror || echo uaccess)
 	before=$(pins)
 	for args in --batch=random --batch=64 --reset=1000 --no-event-idx \
 		--no-indirect --no-virtio-1 --delayed-interrupt; do
@@ -67,7 +67,7 @@ for mode in 1 0; do
 	check "$name: tools/virtio pins balanced" [ "$(pins)" = "$before" ]
 
 	# The dirty log pins a page per bit only without umirror.
-	log_pins=$([ "$mode" = 1 ] && echo none || echo some)
+	log_pins=$([ "$mode" = 3 ] && echo none || echo some)
 	for memory in anon memfd thp; do
 		ring --memory "$memory" --log --log-pins "$log_pins"
 	done
@@ -86,7 +86,11 @@ for mode in 1 0; do
 	ring --memory anon --log --bad log-unmapped
 	ring --memory anon --log --bad log-ro
 done
+# The default: the log through its mirror, the rings through uaccess.
 echo 1 >"$param"
+run "default: virtio_test --batch=random --buf-num=$bufs" \
+	"$tools/virtio_test" --batch=random --buf-num="$bufs"
+ring --memory anon --log --churn migrate --log-pins none
 run "vringh_test" "$tools/vringh_test"
 run "vringh_test --indirect --eventidx --virtio-1" \
 	"$tools/vringh_test" --indirect --eventidx --virtio-1
