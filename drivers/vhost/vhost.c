@@ -1687,8 +1687,7 @@ static int vhost_copy_to_user(struct vhost_virtqueue *vq, void __user *to,
 			return 0;
 		vhost_ring_batch_end(vq);
 		return __copy_to_user(to, from, size);
-	}
-	else {
+	} else {
 		/* This function should be called after iotlb
 		 * prefetch, which means we're sure that all vq
 		 * could be access through iotlb. So -EAGAIN should
@@ -1728,8 +1727,7 @@ static int vhost_copy_from_user(struct vhost_virtqueue *vq, void *to,
 			return 0;
 		vhost_ring_batch_end(vq);
 		return __copy_from_user(to, from, size);
-	}
-	else {
+	} else {
 		/* This function should be called after iotlb
 		 * prefetch, which means we're sure that vq
 		 * could be access through iotlb. So -EAGAIN should
