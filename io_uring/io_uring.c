@@ -183,6 +183,15 @@ static struct ctl_table kernel_io_uring_disabled_table[] = {
 		.extra1		= SYSCTL_ZERO,
 		.extra2		= SYSCTL_ONE,
 	},
+	{
+		.procname	= "io_uring_unpinned_request_pins",
+		.data		= &sysctl_io_uring_unpinned_request_pins,
+		.maxlen		= sizeof(sysctl_io_uring_unpinned_request_pins),
+		.mode		= 0644,
+		.proc_handler	= proc_dointvec_minmax,
+		.extra1		= SYSCTL_ZERO,
+		.extra2		= SYSCTL_ONE,
+	},
 #endif
 };
 #endif

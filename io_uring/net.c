@@ -1455,7 +1455,7 @@ static int io_send_zc_import(struct io_kiocb *req, struct io_async_msghdr *kmsg,
 		}
 		ret = io_import_fixed(req, ITER_SOURCE, &kmsg->msg.msg_iter,
 				      req->imu, (u64)(uintptr_t)sr->buf, sr->len,
-				      &nd->pins, issue_flags);
+				      &nd->pins, false, issue_flags);
 		if (sent) {
 			if (nd->pins)
 				nd->pins->next = sent;

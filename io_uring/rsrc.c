@@ -46,6 +46,12 @@ static int io_sqe_buffer_register(struct io_ring_ctx *ctx, struct iovec *iov,
 
 /* kernel.io_uring_unpinned_buffers: register unpinned unless told to pin */
 int sysctl_io_uring_unpinned_buffers __read_mostly;
+/*
+ * kernel.io_uring_unpinned_request_pins: 1 makes every request pin the
+ * pages of an unpinned buffer it uses; 0 lets requests whose I/O ends by
+ * itself borrow them without references (io_import_unpinned()).
+ */
+int sysctl_io_uring_unpinned_request_pins __read_mostly;
 
 static const struct io_mapped_ubuf dummy_ubuf = {
 	/* set invalid range, so io_import_fixed() fails meeting it */
@@ -995,7 +1001,7 @@ static int io_sqe_buffer_register_unpinned(struct iovec *iov,
 	if (!imu || !um)
 		goto err_free;
 	ret = umirror_init(um, current->mm, (unsigned long)iov->iov_base,
-			   iov->iov_len, UMIRROR_WRITE);
+			   iov->iov_len, UMIRROR_WRITE | UMIRROR_MAP);
 	/* A range no process can map is a bad address, as when pinning. */
 	if (ret == -EINVAL)
 		ret = -EFAULT;
@@ -1238,7 +1244,11 @@ void io_imu_pins_release(struct io_imu_pins *pins)
 	if (!IS_ENABLED(CONFIG_UMIRROR) || !pins || !pins->bvec)
 		return;
 	might_sleep();
-	umirror_unpin_bvec(pins->bvec, pins->nr, pins->dirty);
+	if (pins->lender)
+		umirror_unmap_bvec(pins->lender, pins->ticket);
+	else
+		umirror_unpin_bvec(pins->bvec, pins->nr, pins->dirty);
+	pins->lender = NULL;
 	pins->bvec = NULL;
 	pins->nr = 0;
 	if (pins->spare_nr > IO_IMU_PINS_SPARE_MAX)
@@ -1252,13 +1262,14 @@ void io_imu_pins_release(struct io_imu_pins *pins)
  *
  * For a send that stopped part way and waits to go on: the skbs keep using
  * what was sent, up to the bvec @iter is in; the rest is released, and
- * imported again when the send goes on. May sleep.
+ * imported again when the send goes on. A lent span is kept whole. May
+ * sleep.
  */
 void io_imu_pins_trim(struct io_imu_pins *pins, const struct iov_iter *iter)
 {
 	unsigned int used;
 
-	if (!IS_ENABLED(CONFIG_UMIRROR) || !pins || !pins->bvec)
+	if (!IS_ENABLED(CONFIG_UMIRROR) || !pins || !pins->bvec || pins->lender)
 		return;
 	used = iter->bvec - pins->bvec + (iter->iov_offset ? 1 : 0);
 	if (used >= pins->nr)
@@ -1306,6 +1317,7 @@ static struct io_imu_pins *io_imu_pins_get(struct io_imu_pins **holder,
 		return NULL;
 	pins->bvec = NULL;
 	pins->nr = 0;
+	pins->lender = NULL;
 	pins->spare = NULL;
 	pins->spare_nr = 0;
 	pins->next = NULL;
@@ -1314,15 +1326,18 @@ static struct io_imu_pins *io_imu_pins_get(struct io_imu_pins **holder,
 }
 
 /*
- * Pin the pages of [buf_addr, buf_addr + len) as the registering process
+ * Take the pages of [buf_addr, buf_addr + len) as the registering process
  * maps them now. One bvec per folio run, so at most one per page. With
- * @nowait nothing sleeps: only pages already in the mirror's cache are
- * used, and any miss is -EAGAIN.
+ * @lend, and unless kernel.io_uring_unpinned_request_pins says otherwise,
+ * the mirror lends them without page references (umirror_map_bvec());
+ * else, or when it cannot, they are pinned. With @nowait nothing sleeps:
+ * only pages already in the mirror's cache are used, and any miss is
+ * -EAGAIN.
  */
 static int io_import_unpinned(int ddir, struct iov_iter *iter,
 			      struct io_mapped_ubuf *imu, u64 buf_addr,
 			      size_t len, struct io_imu_pins **holder,
-			      bool nowait)
+			      bool lend, bool nowait)
 {
 	unsigned int max_bv = DIV_ROUND_UP(offset_in_page(buf_addr) + len,
 					   PAGE_SIZE);
@@ -1357,11 +1372,25 @@ static int io_import_unpinned(int ddir, struct iov_iter *iter,
 	}
 	if (max_bv > IO_IMU_PINS_INLINE)
 		bvec = pins->spare;
-	if (nowait)
+	ret = -EBUSY;
+	if (lend && !READ_ONCE(sysctl_io_uring_unpinned_request_pins)) {
+		if (nowait)
+			ret = umirror_map_bvec_nowait(imu->mirror, buf_addr, len,
+						      ddir == ITER_DEST, bvec,
+						      max_bv, &nr, &pins->ticket);
+		else
+			ret = umirror_map_bvec(imu->mirror, buf_addr, len,
+					       ddir == ITER_DEST, bvec, max_bv,
+					       &nr, &pins->ticket);
+		if (!ret)
+			pins->lender = imu->mirror;
+	}
+	/* Not lent (too long, too many out across invalidations): pin. */
+	if (ret == -EBUSY && nowait)
 		ret = umirror_pin_bvec_nowait(imu->mirror, buf_addr, len,
 					      ddir == ITER_DEST, bvec, max_bv,
 					      &nr);
-	else
+	else if (ret == -EBUSY)
 		ret = umirror_pin_bvec(imu->mirror, buf_addr, len,
 				       ddir == ITER_DEST, bvec, max_bv, &nr);
 	if (ret)
@@ -1409,6 +1438,9 @@ int io_import_fixed_check(struct io_mapped_ubuf *imu, u64 buf_addr,
  *	releases the pins with io_imu_pins_release() once the I/O is done
  *	with @iter or before the request waits for anything, and frees the
  *	holder with io_imu_pins_free().
+ * @lend: the I/O ends by itself, as a device's does (not a socket, a
+ *	pipe or a send whose skbs the peer holds): the pages may be lent
+ *	rather than pinned (io_import_unpinned())
  * @issue_flags: the issue's flags. On the inline issue
  *	(IO_URING_F_NONBLOCK outside io-wq) an unpinned import does not
  *	sleep: it takes no mmap lock and uses only pages already in the
@@ -1431,7 +1463,8 @@ int io_import_fixed_check(struct io_mapped_ubuf *imu, u64 buf_addr,
  */
 int io_import_fixed(struct io_kiocb *req, int ddir, struct iov_iter *iter,
 		    struct io_mapped_ubuf *imu, u64 buf_addr, size_t len,
-		    struct io_imu_pins **holder, unsigned int issue_flags)
+		    struct io_imu_pins **holder, bool lend,
+		    unsigned int issue_flags)
 {
 	size_t offset;
 	bool nowait;
@@ -1445,7 +1478,7 @@ int io_import_fixed(struct io_kiocb *req, int ddir, struct iov_iter *iter,
 			 !(issue_flags & IO_URING_F_IOWQ) &&
 			 !(req->flags & REQ_F_NOWAIT);
 		ret = io_import_unpinned(ddir, iter, imu, buf_addr, len,
-					 holder, nowait);
+					 holder, lend, nowait);
 		if (ret == -EAGAIN)
 			req->flags |= REQ_F_FORCE_ASYNC;
 		return ret;

@@ -64,8 +64,9 @@ struct io_mapped_ubuf {
  * request goes back to wait (io_imu_pins_release()). Allocated on the
  * first import that pins (io_imu_pins_get()), so requests that never pin
  * pay one pointer. @bvec is NULL when nothing is held, else @inline_bvec
- * or @spare. @spare, an array of @spare_nr bvecs for spans past
- * IO_IMU_PINS_INLINE pages, outlives the pins so that a recycled holder
+ * or @spare; with @lender set it holds no pins but a span @lender lent
+ * (umirror_map_bvec()) under @ticket. @spare, an array of @spare_nr bvecs
+ * for spans past IO_IMU_PINS_INLINE pages, outlives the pins so that a recycled holder
  * imports again without allocating; io_imu_pins_free() frees it with the
  * holder, and release frees it if larger than IO_IMU_PINS_SPARE_MAX, so
  * idle holders keep little memory. @next chains older holders whose pins
@@ -76,6 +77,8 @@ struct io_imu_pins {
 	struct bio_vec		*bvec;
 	unsigned int		nr;
 	bool			dirty;
+	struct umirror		*lender;
+	u32			ticket;
 	unsigned int		spare_nr;
 	struct bio_vec		*spare;
 	struct io_imu_pins	*next;
@@ -98,7 +101,8 @@ int io_queue_rsrc_removal(struct io_rsrc_data *data, unsigned idx, void *rsrc);
 
 int io_import_fixed(struct io_kiocb *req, int ddir, struct iov_iter *iter,
 		    struct io_mapped_ubuf *imu, u64 buf_addr, size_t len,
-		    struct io_imu_pins **holder, unsigned int issue_flags);
+		    struct io_imu_pins **holder, bool lend,
+		    unsigned int issue_flags);
 int io_import_fixed_check(struct io_mapped_ubuf *imu, u64 buf_addr,
 			  size_t len);
 void io_imu_pins_release(struct io_imu_pins *pins);
@@ -125,6 +129,7 @@ int io_register_clone_buffers(struct io_ring_ctx *ctx, void __user *arg);
 void __io_sqe_buffers_unregister(struct io_ring_ctx *ctx);
 int io_sqe_buffers_unregister(struct io_ring_ctx *ctx);
 extern int sysctl_io_uring_unpinned_buffers;
+extern int sysctl_io_uring_unpinned_request_pins;
 
 int io_sqe_buffers_register(struct io_ring_ctx *ctx, void __user *arg,
 			    unsigned int nr_args, u64 __user *tags,

@@ -362,7 +362,7 @@ static int io_prep_rw_fixed(struct io_kiocb *req, const struct io_uring_sqe *sqe
 		return io_import_fixed_check(req->imu, rw->addr, rw->len);
 	io = req->async_data;
 	ret = io_import_fixed(req, ddir, &io->iter, req->imu, rw->addr, rw->len,
-			      NULL, 0);
+			      NULL, false, 0);
 	iov_iter_save_state(&io->iter, &io->iter_state);
 	return ret;
 }
@@ -410,7 +410,9 @@ static int io_rw_import_fixed(struct io_kiocb *req, int ddir,
 		ret = import_ubuf(ddir, u64_to_user_ptr(addr), len, &io->iter);
 	else
 		ret = io_import_fixed(req, ddir, &io->iter, req->imu, addr, len,
-				      &io->pins, issue_flags);
+				      &io->pins,
+				      rw->kiocb.ki_flags & IOCB_DIRECT,
+				      issue_flags);
 	if (io->pins)
 		req->flags |= REQ_F_NEED_CLEANUP;
 	if (unlikely(ret))

@@ -327,8 +327,9 @@ int io_uring_cmd_import_fixed(u64 ubuf, unsigned long len, int rw,
 	struct uring_cache *cache = req->async_data;
 	int ret;
 
+	/* A driver's command ends by itself, or by the driver's timeout. */
 	ret = io_import_fixed(req, rw, iter, req->imu, ubuf, len, &cache->pins,
-			      cache->issue_flags);
+			      true, cache->issue_flags);
 	if (cache->pins)
 		req->flags |= REQ_F_NEED_CLEANUP;
 	return ret;

@@ -32,6 +32,28 @@
  *    UMIRROR_PIN_RUNS folio runs (a pin is one atomic add per run), so an
  *    invalidation waits for at most one page copy or a few pins.
  *
+ * A UMIRROR_MAP mirror also lends spans without taking page references
+ * (umirror_map_bvec()): the I/O uses pages that only the process's page
+ * tables hold. One more rule keeps them alive until the I/O ends:
+ *
+ * 4. A lent span is counted in the mirror's current epoch, in the same
+ *    hold of &umirror.lock as the lookup of its entries, and each entry
+ *    it used records the first epoch that used it. An invalidation that
+ *    clears such an entry while a span of an epoch from that first one
+ *    on is out takes a FOLL_PIN pin on the page (the PTE still maps it,
+ *    so its refcount is not zero and no freeze can have succeeded), parks
+ *    it with the epochs it waits for, and moves new spans to the next
+ *    epoch. The release work drops the pin, dirtying a page a device may
+ *    have written, once those epochs are returned. Every path that frees
+ *    a mapped page or decides from its refcount comes after the
+ *    invalidation (see Documentation/mm/umirror.rst), so the parked pin
+ *    is seen as a per-I/O pin would be. At most one pin is parked per
+ *    entry; a page faulted in place of a pinned one moves the pin to a
+ *    spill allocated before the lock. When all UMIRROR_EPOCHS epochs have
+ *    spans out, lending stops (-EBUSY: the caller pins instead) until the
+ *    oldest drains, so parked pins stay bounded however long a span is
+ *    out: at most one per entry per epoch.
+ *
  * While &umirror.lock is held and an entry is valid, the page table entry
  * it was made from has not changed: every change of a present PTE that
  * matters here (zap, migration, swap-out, fork's write-protect, KSM,
@@ -76,6 +98,46 @@
 #define UMIRROR_PIN_RUNS	32
 /* Pages in one bvec at most: bv_len is an unsigned int. */
 #define UMIRROR_RUN_PAGES_MAX	(UINT_MAX >> PAGE_SHIFT)
+/* Pages one lent span may cover: all are looked up in one lock hold. */
+#define UMIRROR_MAP_PAGES	256
+/* Parked pins the release work drops per lock hold. */
+#define UMIRROR_RELEASE_BATCH	32
+/* While pins stay parked, the release work looks again this often. */
+#define UMIRROR_RELEASE_DELAY	msecs_to_jiffies(10)
+
+/*
+ * A pin an invalidation took on a page that spans of epochs [@first,
+ * @last] may be using. @entry is the HMM pfn of the page with
+ * HMM_PFN_VALID, and HMM_PFN_WRITE if a device may have written it; 0
+ * when no pin is held.
+ */
+struct umirror_pin {
+	unsigned long entry;
+	u32 first;
+	u32 last;
+};
+
+/*
+ * Rule 4 state of one chunk: which entries lent spans used (@lent, and
+ * @lent_write for spans a device writes) and from which epoch
+ * (@first_lent), and the pins parked for its entries.
+ */
+struct umirror_park {
+	unsigned int nr_pins;
+	DECLARE_BITMAP(lent, UMIRROR_CHUNK_ENTRIES);
+	DECLARE_BITMAP(lent_write, UMIRROR_CHUNK_ENTRIES);
+	u32 first_lent[UMIRROR_CHUNK_ENTRIES];
+	struct umirror_pin pins[UMIRROR_CHUNK_ENTRIES];
+};
+
+/* Parked pins moved out of their park by a fault (rule 4). */
+struct umirror_spill {
+	struct list_head node;
+	unsigned int nr;
+	unsigned int used;
+	unsigned int cap;
+	struct umirror_pin pins[] __counted_by(cap);
+};
 
 static unsigned long *umirror_chunk(struct umirror *um, unsigned long idx)
 {
@@ -91,12 +153,110 @@ static unsigned long umirror_pfn(struct umirror *um, unsigned long idx)
 	return chunk ? chunk[idx % UMIRROR_CHUNK_ENTRIES] : 0;
 }
 
-/* Clear the entries of [start, end) (mm addresses); rule 2. */
+/* Whether epoch @e may still have spans out: it lies in [oldest, epoch]. */
+static bool umirror_epoch_live(struct umirror *um, u32 e)
+{
+	return e - um->oldest <= um->epoch - um->oldest;
+}
+
+/* Move the oldest epoch past those whose spans are all returned. */
+static void umirror_drain_epochs(struct umirror *um)
+{
+	lockdep_assert_held(&um->lock);
+	while (um->oldest != um->epoch &&
+	       !atomic_read(&um->borrowed[um->oldest % UMIRROR_EPOCHS]))
+		um->oldest++;
+}
+
+/*
+ * Whether a span of an epoch in [@first, @last] may be out. An epoch
+ * that is not live has drained, whatever wrap its number has seen.
+ */
+static bool umirror_epochs_busy(struct umirror *um, u32 first, u32 last)
+{
+	u32 e;
+
+	if (!umirror_epoch_live(um, last))
+		return false;
+	if (!umirror_epoch_live(um, first))
+		first = um->oldest;
+	for (e = first;; e++) {
+		if (atomic_read(&um->borrowed[e % UMIRROR_EPOCHS]))
+			return true;
+		if (e == last)
+			return false;
+	}
+}
+
+/*
+ * After a park, count new spans in the next epoch, so that the parked
+ * pin waits only for spans that were out; if every epoch is live, lend
+ * no more until the oldest drains (rule 4).
+ */
+static void umirror_next_epoch(struct umirror *um)
+{
+	umirror_drain_epochs(um);
+	um->epochs_full = um->epoch - um->oldest + 1 >= UMIRROR_EPOCHS;
+	if (!um->epochs_full)
+		um->epoch++;
+}
+
+/*
+ * Whether a span may be lent now, before any entry is marked for it: not
+ * while every epoch is live (rule 4).
+ */
+static bool umirror_may_lend(struct umirror *um)
+{
+	if (um->epochs_full)
+		umirror_next_epoch(um);
+	return !um->epochs_full;
+}
+
+/*
+ * Park a pin on the page of the valid entry @slot of @park, which the
+ * spans from epoch @park->first_lent[@slot] on may be using. The PTE
+ * still maps the page (rule 4), so its refcount is held and the grab
+ * cannot fail; a slot keeps at most one pin, whose epochs grow.
+ */
+static bool umirror_park_entry(struct umirror *um, struct umirror_park *park,
+			       unsigned int slot, unsigned long entry)
+{
+	struct umirror_pin *pin = &park->pins[slot];
+	unsigned long dirty = test_bit(slot, park->lent_write) &&
+			      (entry & HMM_PFN_WRITE) ? HMM_PFN_WRITE : 0;
+	struct page *page = hmm_pfn_to_page(entry);
+
+	if (!umirror_epochs_busy(um, park->first_lent[slot], um->epoch))
+		return false;
+	if (pin->entry) {
+		/* A fault keeps a pin in its park only on its own page. */
+		pin->entry |= dirty;
+		pin->last = um->epoch;
+		return true;
+	}
+	if (try_grab_folio(page_folio(page), 1, FOLL_PIN))
+		return false;
+	pin->entry = page_to_pfn(page) | HMM_PFN_VALID | dirty;
+	pin->first = park->first_lent[slot];
+	pin->last = um->epoch;
+	park->nr_pins++;
+	um->stats.parks++;
+	um->stats.parked++;
+	um->stats.parked_max = max(um->stats.parked_max, um->stats.parked);
+	return true;
+}
+
+/*
+ * Clear the entries of [start, end) (mm addresses); rules 2 and 4.
+ * Returns the number of valid entries cleared.
+ */
 static unsigned long umirror_clear(struct umirror *um, unsigned long start,
 				   unsigned long end)
 {
-	unsigned long first, last, i, cleared = 0;
+	unsigned long first, last, i, cleared = 0, slot;
+	struct umirror_park *park = NULL;
 	unsigned long *chunk;
+	bool parked = false;
 
 	lockdep_assert_held(&um->lock);
 	start = max(start, um->base);
@@ -112,9 +272,25 @@ static unsigned long umirror_clear(struct umirror *um, unsigned long start,
 			i |= UMIRROR_CHUNK_ENTRIES - 1;
 			continue;
 		}
-		if (chunk[i % UMIRROR_CHUNK_ENTRIES] & HMM_PFN_VALID)
+		slot = i % UMIRROR_CHUNK_ENTRIES;
+		if (um->parks)
+			park = um->parks[i / UMIRROR_CHUNK_ENTRIES];
+		if (chunk[slot] & HMM_PFN_VALID) {
 			cleared++;
-		chunk[i % UMIRROR_CHUNK_ENTRIES] = 0;
+			if (park && test_bit(slot, park->lent))
+				parked |= umirror_park_entry(um, park, slot,
+							     chunk[slot]);
+		}
+		chunk[slot] = 0;
+		if (park) {
+			__clear_bit(slot, park->lent);
+			__clear_bit(slot, park->lent_write);
+		}
+	}
+	if (parked) {
+		umirror_next_epoch(um);
+		queue_delayed_work(system_unbound_wq, &um->release_work,
+				   UMIRROR_RELEASE_DELAY);
 	}
 	return cleared;
 }
@@ -167,6 +343,105 @@ static const struct mmu_interval_notifier_ops umirror_window_ops = {
 	.invalidate = umirror_window_invalidate,
 };
 
+/*
+ * Move up to @max parked pins into @out: those whose spans are all
+ * returned, or every one with @all. Resumes at chunk *@chunk, then takes
+ * the spills. Returns how many were moved.
+ */
+static unsigned int umirror_collect_pins(struct umirror *um,
+					 struct umirror_pin *out,
+					 unsigned int max, unsigned long *chunk,
+					 bool all)
+{
+	struct umirror_spill *spill, *next;
+	struct umirror_park *park;
+	struct umirror_pin *pin;
+	unsigned int n = 0, i;
+
+	lockdep_assert_held(&um->lock);
+	for (; *chunk < um->nr_chunks; ++*chunk) {
+		park = um->parks[*chunk];
+		for (i = 0; park && park->nr_pins && i < UMIRROR_CHUNK_ENTRIES; i++) {
+			pin = &park->pins[i];
+			if (!pin->entry ||
+			    (!all && umirror_epochs_busy(um, pin->first, pin->last)))
+				continue;
+			if (n == max)
+				return n;
+			out[n++] = *pin;
+			pin->entry = 0;
+			park->nr_pins--;
+		}
+	}
+	list_for_each_entry_safe(spill, next, &um->spills, node) {
+		for (i = 0; i < spill->used && spill->nr; i++) {
+			pin = &spill->pins[i];
+			if (!pin->entry ||
+			    (!all && umirror_epochs_busy(um, pin->first, pin->last)))
+				continue;
+			if (n == max)
+				return n;
+			out[n++] = *pin;
+			pin->entry = 0;
+			spill->nr--;
+		}
+		if (!spill->nr) {
+			list_del(&spill->node);
+			um->stats.cache_bytes -= struct_size(spill, pins, spill->cap);
+			kfree(spill);
+		}
+	}
+	return n;
+}
+
+/*
+ * Release parked pins outside the lock: a page a device may have written
+ * is dirtied first, under its folio lock, then unpinned, as a per-I/O pin
+ * is released (unpin_user_page_range_dirty_lock()).
+ */
+static void umirror_release_pins(struct umirror_pin *pins, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		unpin_user_page_range_dirty_lock(hmm_pfn_to_page(pins[i].entry),
+						 1, pins[i].entry & HMM_PFN_WRITE);
+}
+
+/* Release parked pins: those whose spans are returned, or all with @all. */
+static bool umirror_unpark(struct umirror *um, bool all)
+{
+	struct umirror_pin pins[UMIRROR_RELEASE_BATCH];
+	unsigned long chunk = 0;
+	unsigned int n;
+	bool parked;
+
+	do {
+		spin_lock(&um->lock);
+		umirror_drain_epochs(um);
+		n = umirror_collect_pins(um, pins, ARRAY_SIZE(pins), &chunk,
+					 all);
+		um->stats.parked -= n;
+		um->stats.unparks += n;
+		parked = um->stats.parked;
+		spin_unlock(&um->lock);
+		umirror_release_pins(pins, n);
+		cond_resched();
+	} while (n == ARRAY_SIZE(pins));
+	return parked;
+}
+
+static void umirror_release_work(struct work_struct *work)
+{
+	struct umirror *um = container_of(to_delayed_work(work), struct umirror,
+					  release_work);
+
+	/* A span may be returned without a kick: look again while pins stay. */
+	if (umirror_unpark(um, false))
+		queue_delayed_work(system_unbound_wq, &um->release_work,
+				   UMIRROR_RELEASE_DELAY);
+}
+
 /**
  * umirror_init() - mirror a user range of an mm
  * @um: the mirror to set up
@@ -192,6 +467,7 @@ int umirror_init(struct umirror *um, struct mm_struct *mm, unsigned long uaddr,
 		 size_t len, unsigned int flags)
 {
 	unsigned long start, end, npages;
+	unsigned int i;
 	int ret;
 
 	might_sleep();
@@ -231,6 +507,23 @@ int umirror_init(struct umirror *um, struct mm_struct *mm, unsigned long uaddr,
 	if (!um->chunks)
 		return -ENOMEM;
 	um->stats.cache_bytes = um->nr_chunks * sizeof(*um->chunks);
+	um->parks = NULL;
+	INIT_LIST_HEAD(&um->spills);
+	um->epoch = 0;
+	um->oldest = 0;
+	um->epochs_full = false;
+	for (i = 0; i < UMIRROR_EPOCHS; i++)
+		atomic_set(&um->borrowed[i], 0);
+	INIT_DELAYED_WORK(&um->release_work, umirror_release_work);
+	if (flags & UMIRROR_MAP) {
+		um->parks = kvcalloc(um->nr_chunks, sizeof(*um->parks),
+				     GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+		if (!um->parks) {
+			kvfree(um->chunks);
+			return -ENOMEM;
+		}
+		um->stats.cache_bytes += um->nr_chunks * sizeof(*um->parks);
+	}
 
 	/* Reclaim invalidates mirrors: tell lockdep it may take the lock. */
 	if (IS_ENABLED(CONFIG_LOCKDEP)) {
@@ -244,6 +537,7 @@ int umirror_init(struct umirror *um, struct mm_struct *mm, unsigned long uaddr,
 					   npages << PAGE_SHIFT,
 					   &umirror_notifier_ops);
 	if (ret) {
+		kvfree(um->parks);
 		kvfree(um->chunks);
 		return ret;
 	}
@@ -256,9 +550,11 @@ EXPORT_SYMBOL_GPL(umirror_init);
  * umirror_fini() - tear down a mirror
  * @um: the mirror
  *
- * Removes the notifier and frees the cache. Safe after the mm has exited.
- * Pins taken with umirror_pin_bvec() do not depend on the mirror and may be
- * released after this. May sleep.
+ * Removes the notifier, releases the pins invalidations parked and frees
+ * the cache. Safe after the mm has exited. Pins taken with
+ * umirror_pin_bvec() do not depend on the mirror and may be released
+ * after this; every span lent by umirror_map_bvec() must have been
+ * returned. May sleep.
  */
 void umirror_fini(struct umirror *um)
 {
@@ -266,6 +562,16 @@ void umirror_fini(struct umirror *um)
 
 	might_sleep();
 	mmu_interval_notifier_remove(&um->notifier);
+	if (um->parks) {
+		for (i = 0; i < UMIRROR_EPOCHS; i++)
+			WARN_ON_ONCE(atomic_read(&um->borrowed[i]));
+		cancel_delayed_work_sync(&um->release_work);
+		umirror_unpark(um, true);
+		for (i = 0; i < um->nr_chunks; i++)
+			kfree(um->parks[i]);
+		kvfree(um->parks);
+		um->parks = NULL;
+	}
 	for (i = 0; i < um->nr_chunks; i++)
 		kfree(um->chunks[i]);
 	kvfree(um->chunks);
@@ -386,6 +692,7 @@ static int umirror_alloc_chunks(struct umirror *um, unsigned long first,
 	unsigned long c = first / UMIRROR_CHUNK_ENTRIES;
 	unsigned long last = (first + npages - 1) / UMIRROR_CHUNK_ENTRIES;
 	struct mem_cgroup *memcg = NULL, *old_memcg = NULL;
+	struct umirror_park *park = NULL;
 	unsigned long *chunk;
 	int ret = 0;
 	bool have;
@@ -401,7 +708,11 @@ static int umirror_alloc_chunks(struct umirror *um, unsigned long first,
 			old_memcg = set_active_memcg(memcg);
 		}
 		chunk = kzalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);
-		if (!chunk) {
+		/* A lending mirror parks pins without allocating: rule 4. */
+		if (chunk && um->parks)
+			park = kzalloc(sizeof(*park), GFP_KERNEL_ACCOUNT);
+		if (!chunk || (um->parks && !park)) {
+			kfree(chunk);
 			ret = -ENOMEM;
 			break;
 		}
@@ -409,10 +720,17 @@ static int umirror_alloc_chunks(struct umirror *um, unsigned long first,
 		if (!um->chunks[c]) {
 			um->chunks[c] = chunk;
 			um->stats.cache_bytes += PAGE_SIZE;
+			if (park) {
+				um->parks[c] = park;
+				um->stats.cache_bytes += sizeof(*park);
+			}
 			chunk = NULL;
+			park = NULL;
 		}
 		spin_unlock(&um->lock);
 		kfree(chunk);
+		kfree(park);
+		park = NULL;
 	}
 	if (memcg) {
 		set_active_memcg(old_memcg);
@@ -465,6 +783,68 @@ static int umirror_fault_slow(struct umirror *um, struct hmm_range *range,
 	return faulted;
 }
 
+/* Whether two HMM entries name the same page. */
+static bool umirror_same_page(unsigned long a, unsigned long b)
+{
+	return !((a ^ b) & ~HMM_PFN_FLAGS);
+}
+
+/*
+ * Parked pins that publishing @pfns at pages [first, first + npages)
+ * would move to a spill: those on other pages than the new entries.
+ */
+static unsigned long umirror_spills_needed(struct umirror *um,
+					   unsigned long first,
+					   unsigned long npages,
+					   const unsigned long *pfns)
+{
+	unsigned long i, idx, need = 0;
+	struct umirror_park *park;
+	struct umirror_pin *pin;
+
+	lockdep_assert_held(&um->lock);
+	for (i = 0; um->parks && i < npages; i++) {
+		idx = first + i;
+		park = um->parks[idx / UMIRROR_CHUNK_ENTRIES];
+		if (!park->nr_pins)
+			continue;
+		pin = &park->pins[idx % UMIRROR_CHUNK_ENTRIES];
+		need += pin->entry && !umirror_same_page(pin->entry, pfns[i]);
+	}
+	return need;
+}
+
+/*
+ * Publish @entry for page @idx (rule 1). A new page starts unused by
+ * spans (rule 4); an entry still valid is the same page made writable in
+ * place, and keeps its use. A pin parked on another page moves to @spill,
+ * which umirror_spills_needed() sized.
+ */
+static void umirror_publish(struct umirror *um, unsigned long idx,
+			    unsigned long entry, struct umirror_spill *spill)
+{
+	unsigned long *slotp = &umirror_chunk(um, idx)[idx % UMIRROR_CHUNK_ENTRIES];
+	unsigned int slot = idx % UMIRROR_CHUNK_ENTRIES;
+	struct umirror_park *park;
+	struct umirror_pin *pin;
+
+	if (um->parks) {
+		park = um->parks[idx / UMIRROR_CHUNK_ENTRIES];
+		pin = &park->pins[slot];
+		if (pin->entry && !umirror_same_page(pin->entry, entry)) {
+			spill->pins[spill->used++] = *pin;
+			spill->nr++;
+			pin->entry = 0;
+			park->nr_pins--;
+		}
+		if (!(*slotp & HMM_PFN_VALID)) {
+			__clear_bit(slot, park->lent);
+			__clear_bit(slot, park->lent_write);
+		}
+	}
+	*slotp = entry;
+}
+
 /*
  * Fault pages [first, first + npages) of the range and publish their pfns.
  * Rule 1 of the locking DOC. Retries as long as it takes, as GUP does: only
@@ -484,7 +864,8 @@ static int umirror_fault_pages(struct umirror *um, unsigned long first,
 	};
 	unsigned long fault_flags = HMM_PFN_REQ_FAULT |
 				    (write ? HMM_PFN_REQ_WRITE : 0);
-	unsigned long i, idx, addr = 0, last_fixed = ULONG_MAX;
+	unsigned long i, addr = 0, last_fixed = ULONG_MAX, spill_cap = 0;
+	struct umirror_spill *spill = NULL;
 	struct mm_struct *mm = um->mm;
 	bool uffd, no_write, raced = false, inserted = false;
 	int ret;
@@ -502,6 +883,17 @@ static int umirror_fault_pages(struct umirror *um, unsigned long first,
 	}
 
 	for (;; cond_resched()) {
+		if (spill_cap && !spill) {
+			spill = kmalloc(struct_size(spill, pins, spill_cap),
+					GFP_KERNEL_ACCOUNT);
+			if (!spill) {
+				ret = -ENOMEM;
+				break;
+			}
+			spill->cap = spill_cap;
+			spill->used = 0;
+			spill->nr = 0;
+		}
 		if (raced && npages > 1) {
 			mmu_interval_notifier_remove(&win.notifier);
 			inserted = false;
@@ -572,15 +964,28 @@ static int umirror_fault_pages(struct umirror *um, unsigned long first,
 				break;
 			}
 		}
+		if (!ret && umirror_spills_needed(um, first, npages, range.hmm_pfns) >
+			    (spill ? spill->cap - spill->used : 0)) {
+			/* Allocate where it may sleep, then walk again. */
+			spin_unlock(&um->lock);
+			spill_cap = npages;
+			continue;
+		}
 		if (!ret) {
-			for (i = 0; i < npages; i++) {
-				idx = first + i;
-				umirror_chunk(um, idx)[idx % UMIRROR_CHUNK_ENTRIES] =
-					range.hmm_pfns[i] &
-					~(no_write ? HMM_PFN_WRITE : 0);
-			}
+			for (i = 0; i < npages; i++)
+				umirror_publish(um, first + i, range.hmm_pfns[i] &
+						~(no_write ? HMM_PFN_WRITE : 0),
+						spill);
 			um->stats.faults++;
 			um->stats.pages_faulted += npages;
+			if (spill && spill->used) {
+				list_add_tail(&spill->node, &um->spills);
+				um->stats.cache_bytes += struct_size(spill, pins,
+								     spill->cap);
+				queue_delayed_work(system_unbound_wq,
+						   &um->release_work, 0);
+				spill = NULL;
+			}
 		}
 		spin_unlock(&um->lock);
 		break;
@@ -589,6 +994,7 @@ static int umirror_fault_pages(struct umirror *um, unsigned long first,
 		mmu_interval_notifier_remove(&win.notifier);
 	mmput(mm);
 out_free:
+	kfree(spill);
 	kfree(range.hmm_pfns);
 	return ret;
 }
@@ -1299,38 +1705,67 @@ static unsigned long umirror_folio_run(struct umirror *um, unsigned long idx,
 }
 
 /*
+ * Record that a span lent in the current epoch uses pages [idx, idx +
+ * npages), and a device writes them with @write (rule 4). An entry keeps
+ * the first epoch that used it while that epoch is live.
+ */
+static void umirror_mark_lent(struct umirror *um, unsigned long idx,
+			      unsigned long npages, bool write)
+{
+	struct umirror_park *park;
+	unsigned int slot;
+
+	for (; npages; npages--, idx++) {
+		park = um->parks[idx / UMIRROR_CHUNK_ENTRIES];
+		slot = idx % UMIRROR_CHUNK_ENTRIES;
+		if (!__test_and_set_bit(slot, park->lent) ||
+		    !umirror_epoch_live(um, park->first_lent[slot]))
+			park->first_lent[slot] = um->epoch;
+		if (write)
+			__set_bit(slot, park->lent_write);
+	}
+}
+
+/*
  * umirror_pin_bvec() and, with @nowait, umirror_pin_bvec_nowait(): a page
  * not usable from the cache as it is fails the nowait call with -EAGAIN
  * where the other faults or unshares it, so the nowait call takes no lock
- * but the mirror's spinlock.
+ * but the mirror's spinlock. With @ticket (umirror_map_bvec()) the pages
+ * are lent, not pinned: the whole span is looked up in one hold, which
+ * also counts it in the current epoch, and a miss starts over.
  */
 static int __umirror_pin_bvec(struct umirror *um, unsigned long uaddr,
 			      size_t len, bool write, struct bio_vec *bv,
 			      unsigned int max_bv, unsigned int *nr_bv,
-			      bool nowait)
+			      bool nowait, u32 *ticket)
 {
-	unsigned long idx, last, run, npages;
+	unsigned long idx, last, run, npages, span_addr = uaddr;
 	unsigned int nr = 0, runs = 0, offset;
+	size_t bytes, span_len = len;
 	struct folio *folio;
 	struct page *page;
-	size_t bytes;
 	int ret;
 
 	*nr_bv = 0;
 	ret = umirror_check_access(um, uaddr, len);
 	if (ret || !len)
 		return ret;
+	if (ticket && !um->parks)
+		return -EINVAL;
 	/* Fork must copy pinned anonymous pages; see mm_set_has_pinned_flag(). */
 	if (!test_bit(MMF_HAS_PINNED, &um->mm->flags))
 		set_bit(MMF_HAS_PINNED, &um->mm->flags);
 
 	last = umirror_index(um, uaddr + len - 1);
 	spin_lock(&um->lock);
+	if (ticket && (last - umirror_index(um, uaddr) >= UMIRROR_MAP_PAGES ||
+		       !umirror_may_lend(um)))
+		goto busy;
 	while (len) {
 		idx = umirror_index(um, uaddr);
 		offset = offset_in_page(uaddr);
 
-		if (runs == UMIRROR_PIN_RUNS) {
+		if (runs == UMIRROR_PIN_RUNS && !ticket) {
 			/* Rule 3: let a waiting invalidation in. */
 			spin_unlock(&um->lock);
 			cond_resched();
@@ -1355,6 +1790,14 @@ static int __umirror_pin_bvec(struct umirror *um, unsigned long uaddr,
 			cond_resched();
 			spin_lock(&um->lock);
 			runs = 0;
+			if (ticket) {
+				/* Rule 4: one hold from lookup to count. */
+				if (!umirror_may_lend(um))
+					goto busy;
+				uaddr = span_addr;
+				len = span_len;
+				nr = 0;
+			}
 			continue;
 		}
 		if (nr == max_bv) {
@@ -1363,7 +1806,10 @@ static int __umirror_pin_bvec(struct umirror *um, unsigned long uaddr,
 		}
 		folio = page_folio(page);
 		npages = umirror_folio_run(um, idx, last, write, folio, page);
-		ret = try_grab_folio(folio, npages, FOLL_PIN);
+		if (ticket)
+			umirror_mark_lent(um, idx, npages, write);
+		else
+			ret = try_grab_folio(folio, npages, FOLL_PIN);
 		if (ret)
 			goto err_unlock;
 		bytes = min_t(size_t, len, (npages << PAGE_SHIFT) - offset);
@@ -1373,19 +1819,29 @@ static int __umirror_pin_bvec(struct umirror *um, unsigned long uaddr,
 			goto err_unlock;
 		if (write)
 			umirror_dirty(folio);
-		um->stats.pins += npages;
+		if (!ticket)
+			um->stats.pins += npages;
 		runs++;
 		uaddr += bytes;
 		len -= bytes;
+	}
+	if (ticket) {
+		*ticket = um->epoch;
+		atomic_inc(&um->borrowed[um->epoch % UMIRROR_EPOCHS]);
+		um->stats.maps++;
 	}
 	spin_unlock(&um->lock);
 	*nr_bv = nr;
 	return 0;
 
+busy:
+	um->stats.map_busy++;
+	ret = -EBUSY;
 err_unlock:
 	spin_unlock(&um->lock);
 err_unpin:
-	umirror_unpin_bvec(bv, nr, false);
+	if (!ticket)
+		umirror_unpin_bvec(bv, nr, false);
 	return ret;
 }
 
@@ -1417,7 +1873,7 @@ int umirror_pin_bvec(struct umirror *um, unsigned long uaddr, size_t len,
 {
 	might_sleep();
 	return __umirror_pin_bvec(um, uaddr, len, write, bv, max_bv, nr_bv,
-				  false);
+				  false, NULL);
 }
 EXPORT_SYMBOL_GPL(umirror_pin_bvec);
 
@@ -1447,7 +1903,7 @@ int umirror_pin_bvec_nowait(struct umirror *um, unsigned long uaddr,
 			    unsigned int max_bv, unsigned int *nr_bv)
 {
 	return __umirror_pin_bvec(um, uaddr, len, write, bv, max_bv, nr_bv,
-				  true);
+				  true, NULL);
 }
 EXPORT_SYMBOL_GPL(umirror_pin_bvec_nowait);
 
@@ -1471,6 +1927,87 @@ void umirror_unpin_bvec(struct bio_vec *bv, unsigned int nr_bv, bool dirty)
 	}
 }
 EXPORT_SYMBOL_GPL(umirror_unpin_bvec);
+
+/**
+ * umirror_map_bvec() - lend the pages of a span to one I/O, unpinned
+ * @um: the mirror, set up with UMIRROR_MAP
+ * @uaddr: first user address, inside the range
+ * @len: bytes, covering at most 256 pages
+ * @write: the I/O writes the memory (device to memory)
+ * @bv: array to fill, one entry per folio run
+ * @max_bv: size of @bv
+ * @nr_bv: set to the entries filled
+ * @ticket: set to what umirror_unmap_bvec() needs to return the span
+ *
+ * Fills @bv as umirror_pin_bvec() does, by the same rules (anonymous
+ * pages made exclusive, pages touched and, for @write, dirtied), but takes
+ * no page reference: the span is counted in the mirror's current epoch
+ * instead. While it is out, an invalidation of its pages pins them and
+ * keeps the pins until every span that may use them is returned, so a
+ * page is not freed, migrated, reused or shared by fork under the I/O,
+ * and a page a device may have written is dirtied when it is released.
+ * Return the span with umirror_unmap_bvec() once the I/O can no longer
+ * touch the pages, and never keep a span out while waiting for anything
+ * but the I/O itself: while it is out, pins invalidations park on its
+ * pages stay. May sleep.
+ *
+ * Return: 0, -EBUSY if the span is longer than 256 pages or too many
+ * spans are still out across invalidations (pin it with umirror_pin_bvec()
+ * instead), -EINVAL for a mirror without UMIRROR_MAP, or an errno as for
+ * umirror_pin_bvec().
+ */
+int umirror_map_bvec(struct umirror *um, unsigned long uaddr, size_t len,
+		     bool write, struct bio_vec *bv, unsigned int max_bv,
+		     unsigned int *nr_bv, u32 *ticket)
+{
+	might_sleep();
+	return __umirror_pin_bvec(um, uaddr, len, write, bv, max_bv, nr_bv,
+				  false, ticket);
+}
+EXPORT_SYMBOL_GPL(umirror_map_bvec);
+
+/**
+ * umirror_map_bvec_nowait() - lend a span to one I/O if that cannot block
+ * @um: the mirror, set up with UMIRROR_MAP
+ * @uaddr: first user address, inside the range
+ * @len: bytes, covering at most 256 pages
+ * @write: the I/O writes the memory (device to memory)
+ * @bv: array to fill, one entry per folio run
+ * @max_bv: size of @bv
+ * @nr_bv: set to the entries filled
+ * @ticket: set to what umirror_unmap_bvec() needs to return the span
+ *
+ * As umirror_map_bvec(), from the pfn cache only, taking no lock but the
+ * mirror's spinlock, as umirror_pin_bvec_nowait() does.
+ *
+ * Return: 0, -EAGAIN as for umirror_pin_bvec_nowait(), or an errno as for
+ * umirror_map_bvec().
+ */
+int umirror_map_bvec_nowait(struct umirror *um, unsigned long uaddr,
+			    size_t len, bool write, struct bio_vec *bv,
+			    unsigned int max_bv, unsigned int *nr_bv,
+			    u32 *ticket)
+{
+	return __umirror_pin_bvec(um, uaddr, len, write, bv, max_bv, nr_bv,
+				  true, ticket);
+}
+EXPORT_SYMBOL_GPL(umirror_map_bvec_nowait);
+
+/**
+ * umirror_unmap_bvec() - return a span lent by umirror_map_bvec()
+ * @um: the mirror
+ * @ticket: what umirror_map_bvec() set
+ *
+ * Once every span that may use a parked pin is returned, a work item
+ * releases the pin. Any context, interrupts included.
+ */
+void umirror_unmap_bvec(struct umirror *um, u32 ticket)
+{
+	if (atomic_dec_and_test(&um->borrowed[ticket % UMIRROR_EPOCHS]) &&
+	    READ_ONCE(um->stats.parked))
+		mod_delayed_work(system_unbound_wq, &um->release_work, 0);
+}
+EXPORT_SYMBOL_GPL(umirror_unmap_bvec);
 
 /**
  * umirror_get_stats() - read a mirror's counters

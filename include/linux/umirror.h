@@ -10,6 +10,7 @@
 #include <linux/mmu_notifier.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/workqueue.h>
 
 struct bio_vec;
 
@@ -18,7 +19,11 @@ struct bio_vec;
 
 /* umirror_init() flags */
 #define UMIRROR_WRITE	BIT(0)	/* the range will be written: fault it writable */
-#define UMIRROR_FLAGS	UMIRROR_WRITE
+#define UMIRROR_MAP	BIT(1)	/* I/O will borrow pages: umirror_map_bvec() */
+#define UMIRROR_FLAGS	(UMIRROR_WRITE | UMIRROR_MAP)
+
+/* Epochs a UMIRROR_MAP mirror counts borrowed spans in; a power of two. */
+#define UMIRROR_EPOCHS	16
 
 /**
  * struct umirror_stats - what a mirror did, for tests and benchmarks
@@ -27,7 +32,15 @@ struct bio_vec;
  * @invalidations: notifier invalidations that overlapped the range
  * @pages_invalidated: valid pages those invalidations cleared
  * @pins: pages pinned by umirror_pin_bvec()
- * @cache_bytes: memory the pfn cache uses now
+ * @cache_bytes: memory the pfn cache (and its park state) uses now
+ * @maps: spans umirror_map_bvec() lent without taking page references
+ * @map_busy: umirror_map_bvec() calls refused with -EBUSY (all epochs in
+ *	use, or a span too long): the caller pinned instead
+ * @parks: pins invalidations took on pages a borrowed span may be using
+ * @parked: of those, pins held now; each keeps one page from being freed,
+ *	migrated or reused until the spans that may use it are returned
+ * @parked_max: the most pins held parked at once
+ * @unparks: parked pins released
  */
 struct umirror_stats {
 	u64 faults;
@@ -36,7 +49,15 @@ struct umirror_stats {
 	u64 pages_invalidated;
 	u64 pins;
 	u64 cache_bytes;
+	u64 maps;
+	u64 map_busy;
+	u64 parks;
+	u64 parked;
+	u64 parked_max;
+	u64 unparks;
 };
+
+struct umirror_park;
 
 /**
  * struct umirror - a mirror of one user virtual range of one mm
@@ -55,6 +76,18 @@ struct umirror_stats {
  *	valid entry. An entry is trusted only while HMM_PFN_VALID is set,
  *	under @lock
  * @nr_chunks: entries in @chunks
+ * @parks: for a UMIRROR_MAP mirror, one park per chunk, allocated with it:
+ *	which entries borrowed spans may use, and the pins invalidations
+ *	took on them
+ * @spills: parked pins moved out of their park when a new page was
+ *	faulted in their place; struct umirror_spill, under @lock
+ * @epoch: the epoch new borrowed spans are counted in, under @lock
+ * @oldest: no span of an epoch before it is outstanding, under @lock
+ * @epochs_full: @epoch could not move on after a park: lending stops
+ *	until it can, under @lock
+ * @borrowed: outstanding borrowed spans, per epoch modulo UMIRROR_EPOCHS;
+ *	returned from any context, so atomic
+ * @release_work: releases parked pins once their spans are returned
  * @stats: counters, updated under @lock
  *
  * All fields are private to mm/umirror.c; use the functions below.
@@ -70,6 +103,13 @@ struct umirror {
 	spinlock_t lock;	/* see @lock above */
 	unsigned long **chunks;
 	unsigned long nr_chunks;
+	struct umirror_park **parks;
+	struct list_head spills;
+	u32 epoch;
+	u32 oldest;
+	bool epochs_full;
+	atomic_t borrowed[UMIRROR_EPOCHS];
+	struct delayed_work release_work;
 	struct umirror_stats stats;
 };
 
@@ -112,6 +152,14 @@ int umirror_pin_bvec_nowait(struct umirror *um, unsigned long uaddr,
 			    size_t len, bool write, struct bio_vec *bv,
 			    unsigned int max_bv, unsigned int *nr_bv);
 void umirror_unpin_bvec(struct bio_vec *bv, unsigned int nr_bv, bool dirty);
+int umirror_map_bvec(struct umirror *um, unsigned long uaddr, size_t len,
+		     bool write, struct bio_vec *bv, unsigned int max_bv,
+		     unsigned int *nr_bv, u32 *ticket);
+int umirror_map_bvec_nowait(struct umirror *um, unsigned long uaddr,
+			    size_t len, bool write, struct bio_vec *bv,
+			    unsigned int max_bv, unsigned int *nr_bv,
+			    u32 *ticket);
+void umirror_unmap_bvec(struct umirror *um, u32 ticket);
 void umirror_get_stats(struct umirror *um, struct umirror_stats *stats);
 void umirror_batch_begin(struct umirror *um, struct umirror_batch *b);
 int umirror_batch_end(struct umirror_batch *b);

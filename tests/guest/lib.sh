@@ -32,6 +32,23 @@ nullb_memory_backed() {
 	echo /dev/umirror
 }
 
+# nullb_slow: a 16 MiB memory-backed null_blk device whose every command
+# completes 300 ms after it starts (a timer, irqmode 2), so a test can act
+# while I/O is in flight; made once per boot, prints its /dev path.
+nullb_slow() {
+	local d=/sys/kernel/config/nullb/umirror_slow
+	if [ ! -d "$d" ]; then
+		mkdir "$d"
+		echo 16 >"$d/size"
+		echo 1 >"$d/memory_backed"
+		echo 2 >"$d/irqmode"
+		echo 300000000 >"$d/completion_nsec"
+		echo 1 >"$d/power"
+	fi
+	[ -b /dev/umirror_slow ] || { echo "no /dev/umirror_slow after powering $d on" >&2; return 1; }
+	echo /dev/umirror_slow
+}
+
 # scratch_ext4: ext4 on the scratch disk (tests/vm --scratch), made and
 # mounted once per boot; prints the mount point, or nothing without a disk.
 scratch_ext4() {

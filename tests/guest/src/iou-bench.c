@@ -4,7 +4,9 @@
  * per queue slot, registered pinned (flags 0) or unpinned
  * (IORING_RSRC_REGISTER_UNPINNED through IORING_REGISTER_BUFFERS2): the
  * registration flag itself measured, with no sysctl. Modes are interleaved
- * round by round, their order alternating. One JSON line per run.
+ * round by round, their order alternating. Buffers are 4 KiB pages, and
+ * for 128 KiB also transparent huge pages (bs "128k-thp": one 2 MiB
+ * aligned MADV_HUGEPAGE area for all slots). One JSON line per run.
  *
  *   iou-bench DEVICE ROUNDS MILLISECONDS [KIB QD MODE]
  *
@@ -54,17 +56,40 @@ static void queue_read(struct io_uring *ring, int fd, char *buf, size_t bs,
 	sqe->user_data = slot;
 }
 
+#define THP_SIZE	(2UL << 20)
+
+/* @len bytes in transparent huge pages where the kernel can give them. */
+static char *map_thp(size_t len, char **area, size_t *area_len)
+{
+	char *p;
+
+	*area_len = len + THP_SIZE;
+	*area = mmap(NULL, *area_len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*area == MAP_FAILED)
+		fail("mmap", errno);
+	p = (char *)(((uintptr_t)*area + THP_SIZE - 1) & ~(THP_SIZE - 1));
+	if (madvise(p, len, MADV_HUGEPAGE))
+		fail("madvise(MADV_HUGEPAGE)", errno);
+	memset(p, 1, len);
+	return p;
+}
+
 /* IOPS of @ms milliseconds of QD @qd reads of @bs bytes. */
 static double run(int fd, uint64_t dev_size, size_t bs, unsigned int qd,
-		  int unpinned, unsigned int ms)
+		  int unpinned, bool thp, unsigned int ms)
 {
 	uint64_t blocks = dev_size / bs, done = 0, t0, end;
 	struct io_uring ring;
+	size_t area_len = bs * qd;
 	unsigned int i;
-	char *buf;
+	char *buf, *area;
 	int ret;
 
-	buf = map_populated(bs * qd);
+	if (thp)
+		buf = map_thp(bs * qd, &area, &area_len);
+	else
+		buf = area = map_populated(bs * qd);
 	ret = io_uring_queue_init(qd, &ring, 0);
 	if (ret)
 		fail("io_uring_queue_init", -ret);
@@ -82,22 +107,23 @@ static double run(int fd, uint64_t dev_size, size_t bs, unsigned int qd,
 	}
 	t0 = now_ns() - t0;
 	io_uring_queue_exit(&ring);
-	munmap(buf, bs * qd);
+	munmap(area, area_len);
 	return done * 1e9 / t0;
 }
 
-static void report(unsigned int round, size_t bs, unsigned int qd, int mode,
-		   double iops)
+static void report(unsigned int round, size_t bs, bool thp, unsigned int qd,
+		   int mode, double iops)
 {
-	printf("{\"bench\":\"iou-bench\",\"round\":%u,\"bs\":\"%zuk\","
+	printf("{\"bench\":\"iou-bench\",\"round\":%u,\"bs\":\"%zuk%s\","
 	       "\"qd\":%u,\"mode\":\"%s\",\"iops\":%.0f}\n",
-	       round, bs >> 10, qd, mode_name[mode], iops);
+	       round, bs >> 10, thp ? "-thp" : "", qd, mode_name[mode], iops);
 	fflush(stdout);
 }
 
 int main(int argc, char **argv)
 {
-	static const size_t sizes[] = { 4096, 131072 };
+	static const size_t sizes[] = { 4096, 131072, 131072 };
+	static const bool thps[] = { false, false, true };
 	static const unsigned int depths[] = { 1, 32 };
 	unsigned int rounds, ms, round, s, d, m;
 	uint64_t dev_size;
@@ -118,16 +144,18 @@ int main(int argc, char **argv)
 		if (!bs || !qd || qd > 32 || (!mode && strcmp(argv[6], "pinned")))
 			fail("KIB QD MODE", EINVAL);
 		for (round = 1; round <= rounds; round++)
-			report(round, bs, qd, mode, run(fd, dev_size, bs, qd, mode, ms));
+			report(round, bs, false, qd, mode,
+			       run(fd, dev_size, bs, qd, mode, false, ms));
 		return 0;
 	}
 	for (round = 1; round <= rounds; round++)
-		for (s = 0; s < 2; s++)
+		for (s = 0; s < 3; s++)
 			for (d = 0; d < 2; d++)
 				for (m = 0; m < 2; m++) {
 					mode = (m + round) % 2;
-					report(round, sizes[s], depths[d], mode,
-					       run(fd, dev_size, sizes[s], depths[d], mode, ms));
+					report(round, sizes[s], thps[s], depths[d], mode,
+					       run(fd, dev_size, sizes[s], depths[d],
+						   mode, thps[s], ms));
 				}
 	return 0;
 }
