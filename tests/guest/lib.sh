@@ -32,21 +32,34 @@ nullb_memory_backed() {
 	echo /dev/umirror
 }
 
-# nullb_slow: a 16 MiB memory-backed null_blk device whose every command
-# completes 300 ms after it starts (a timer, irqmode 2), so a test can act
-# while I/O is in flight; made once per boot, prints its /dev path.
+# nullb_slow NAME MS: a 16 MiB memory-backed null_blk device whose every
+# command completes MS milliseconds after it starts (a timer, irqmode 2),
+# so a test can act while I/O is in flight; made once per boot, prints its
+# /dev path.
 nullb_slow() {
-	local d=/sys/kernel/config/nullb/umirror_slow
+	local d=/sys/kernel/config/nullb/$1
 	if [ ! -d "$d" ]; then
 		mkdir "$d"
 		echo 16 >"$d/size"
 		echo 1 >"$d/memory_backed"
 		echo 2 >"$d/irqmode"
-		echo 300000000 >"$d/completion_nsec"
+		echo $(($2 * 1000000)) >"$d/completion_nsec"
 		echo 1 >"$d/power"
 	fi
-	[ -b /dev/umirror_slow ] || { echo "no /dev/umirror_slow after powering $d on" >&2; return 1; }
-	echo /dev/umirror_slow
+	[ -b "/dev/$1" ] || { echo "no /dev/$1 after powering $d on" >&2; return 1; }
+	echo "/dev/$1"
+}
+
+# oom_cgroup NAME: a 32 MiB memcg without swap; prints its directory.
+oom_cgroup() {
+	local root=/sys/fs/cgroup cg=/sys/fs/cgroup/$1
+	mountpoint -q "$root" || mount -t cgroup2 none "$root" || return 1
+	grep -qw memory "$root/cgroup.subtree_control" ||
+		echo +memory >"$root/cgroup.subtree_control" || return 1
+	mkdir -p "$cg" &&
+		echo 32M >"$cg/memory.max" &&
+		echo 0 >"$cg/memory.swap.max" || return 1
+	echo "$cg"
 }
 
 # scratch_ext4: ext4 on the scratch disk (tests/vm --scratch), made and

@@ -16,18 +16,27 @@
  *             copied the pages for the child, so the parent keeps its
  *             own (same pfns), as it does with pins.
  *
+ *   oom       (lent spans only) the process, in a 32 MiB memcg, is
+ *             OOM-killed with a read in flight on a device that takes 5 s,
+ *             and a thread asleep in another such read keeps its mm alive:
+ *             the OOM reaper's non-blockable invalidation parks pins on the
+ *             lent pages and frees the rest while the reads are in flight,
+ *             and everything comes back once they end.
+ *
  * Each case in three modes: unpinned with lent spans
  * (kernel.io_uring_unpinned_request_pins=0), unpinned with a pin per
  * request (=1), and pinned at registration. Without the pins that
  * invalidations park, "dontneed" would see no pin, "migrate" would move
  * the pages under the read and "fork" would give the parent new pages.
  *
- *   iou-inflight SLOW_DEVICE
+ *   iou-inflight SLOW_DEVICE [SLOWER_DEVICE MEMCG_DIR]
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <liburing.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -261,14 +270,172 @@ static void case_fork(enum mode mode)
 	teardown(&ring, buf);
 }
 
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A number from a cgroup file: the first one, or the one after @key. */
+static long cg_value(const char *dir, const char *file, const char *key)
+{
+	char path[4096], name[64];
+	long v = -1, n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (!key) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+	} else {
+		while (fscanf(f, "%63s %ld", name, &n) == 2)
+			if (!strcmp(name, key))
+				v = n;
+	}
+	fclose(f);
+	return v;
+}
+
+/* Whether the kernel log says the OOM reaper reaped @pid. */
+static bool reaper_reaped(pid_t pid)
+{
+	char rec[2048], want[64];
+	bool found = false;
+	ssize_t n;
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+
+	if (fd < 0)
+		return false;
+	snprintf(want, sizeof(want), "oom_reaper: reaped process %d ", pid);
+	while ((n = read(fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
+		if (n <= 0)
+			continue;
+		rec[n] = 0;
+		found |= strstr(rec, want) != NULL;
+	}
+	close(fd);
+	return found;
+}
+
+/*
+ * Keeps the mm alive past the kill: a read on the 5 s device in
+ * uninterruptible sleep, so that exit_mmap() waits for it and the OOM
+ * reaper, 2 s after the kill, gets there first.
+ */
+static void *hold_mm(void *arg)
+{
+	static char block[PAGE] __attribute__((aligned(PAGE)));
+
+	for (;;)
+		if (pread(*(int *)arg, block, PAGE, SIZE) < 0)
+			return NULL;
+}
+
+static void __attribute__((noreturn)) oom_child(const char *cg, int fd, int ready)
+{
+	pthread_t holder;
+	struct io_uring ring;
+	unsigned char *buf;
+	struct io_uring_sqe *sqe;
+	char path[4096], pid[32];
+	char *p;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (write_file(path, pid))
+		_exit(3);
+	/* Most of the 32 MiB first, so that the kill comes soon after the reads. */
+	p = mmap(NULL, 24 << 20, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (p == MAP_FAILED)
+		_exit(7);
+	setup(&ring, &buf, LENT);
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_read_fixed(sqe, fd, buf, SIZE, 0, 0);
+	if (io_uring_submit(&ring) != 1)
+		_exit(4);
+	if (pthread_create(&holder, NULL, hold_mm, &fd))
+		_exit(6);
+	usleep(100000);
+	if (write(ready, "r", 1) != 1)
+		_exit(5);
+	for (;;) {
+		p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED)
+			memset(p, 1, 1 << 20);
+	}
+}
+
+static void case_oom(const char *slower, const char *cg)
+{
+	long base, kills0, during = -1, end = -1;
+	double t0, killed = 0, reaped = 0;
+	int fd, pipefd[2], status = 0;
+	bool exited = false, by_reaper;
+	pid_t child;
+	char c;
+
+	fd = open(slower, O_RDONLY | O_DIRECT);
+	if (fd < 0 || pipe(pipefd))
+		die(slower);
+	base = pins_settled(pins_now());
+	kills0 = cg_value(cg, "memory.events", "oom_kill");
+	child = fork();
+	if (child < 0)
+		die("fork");
+	if (!child)
+		oom_child(cg, fd, pipefd[1]);
+	close(pipefd[1]);
+	if (read(pipefd[0], &c, 1) != 1)
+		diag("oom: the child died before its read was in flight");
+	/* Until the kill, then while the exit waits for the 5 s read. */
+	for (t0 = now(); now() - t0 < 30 && !exited; usleep(20000)) {
+		exited = waitpid(child, &status, WNOHANG) == child;
+		if (!killed && cg_value(cg, "memory.events", "oom_kill") > kills0)
+			killed = now();
+		if (killed && !exited && !reaped &&
+		    cg_value(cg, "memory.current", NULL) < 8 << 20) {
+			reaped = now();
+			during = pins_now() - base;
+		}
+	}
+	if (!exited) {
+		kill(child, SIGKILL);
+		waitpid(child, &status, 0);
+	}
+	for (t0 = now(); now() - t0 < 10; usleep(50000)) {
+		end = cg_value(cg, "memory.current", NULL);
+		if (end < 1 << 20)
+			break;
+	}
+	by_reaper = reaper_reaped(child);
+	tap(exited && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && killed &&
+	    by_reaper && reaped && during == NPAGES + 1 && pins_settled(base) == base &&
+	    end < 1 << 20,
+	    "lent, oom: killed %s, memory freed %.1f s after the kill %s with %ld pins held (want %d: parked, and the holder's own read) while the reads were in flight; %ld KiB left in the memcg at the end, pins %s",
+	    killed ? "by the OOM killer" : "NOT by the OOM killer",
+	    reaped ? reaped - killed : -1.0,
+	    by_reaper ? "by the OOM reaper" : "NOT by the OOM reaper", during, NPAGES + 1,
+	    end >> 10, pins_settled(base) == base ? "balanced" : "NOT balanced");
+	close(fd);
+	close(pipefd[0]);
+}
+
 int main(int argc, char **argv)
 {
 	bool numa = !access("/sys/devices/system/node/node1", F_OK);
 	void *pattern;
 	enum mode mode;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s SLOW_DEVICE\n", argv[0]);
+	if (argc != 2 && argc != 4) {
+		fprintf(stderr, "usage: %s SLOW_DEVICE [SLOWER_DEVICE MEMCG_DIR]\n",
+			argv[0]);
 		return 2;
 	}
 	dev_fd = open(argv[1], O_RDWR | O_DIRECT);
@@ -281,7 +448,7 @@ int main(int argc, char **argv)
 	if (pwrite(dev_fd, pattern, SIZE, 0) != SIZE)
 		die("pwrite");
 	munmap(pattern, SIZE);
-	printf("TAP version 13\n1..%d\n", 12);
+	printf("TAP version 13\n1..%d\n", 13);
 	for (mode = LENT; mode <= PINNED; mode++) {
 		case_idle(mode);
 		case_dontneed(mode);
@@ -291,5 +458,9 @@ int main(int argc, char **argv)
 			skip("migrate", "one NUMA node");
 		case_fork(mode);
 	}
+	if (argc == 4)
+		case_oom(argv[2], argv[3]);
+	else
+		skip("lent, oom", "no slower device or memcg");
 	return tap_failed ? 1 : 0;
 }

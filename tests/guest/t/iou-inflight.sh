@@ -1,8 +1,15 @@
 #!/bin/bash
 # Requests in flight on a registered buffer while the process drops,
-# migrates or forks its pages: tests/guest/src/iou-inflight.c against a
-# memory-backed null_blk whose commands take 300 ms.
+# migrates or forks its pages, or is OOM-killed:
+# tests/guest/src/iou-inflight.c against memory-backed null_blk devices
+# whose commands take 300 ms and 5 s.
 . "$(dirname "$0")/../lib.sh"
 prog=$UMIRROR_BUILD/guest-bin/iou-inflight
 [ -x "$prog" ] || { echo "Bail out! no $prog: run tests/build"; exit 1; }
-exec "$prog" "$(nullb_slow)"
+args=("$(nullb_slow umirror_slow 300)")
+if cg=$(oom_cgroup umirror-inflight-oom); then
+	args+=("$(nullb_slow umirror_slower 5000)" "$cg")
+else
+	echo "# no memory cgroup: the OOM case is skipped"
+fi
+exec "$prog" "${args[@]}"

@@ -21,18 +21,6 @@ swap_on() {
 	mkswap /dev/zram0 >/dev/null && swapon /dev/zram0
 }
 
-# oom_cgroup NAME: a 32 MiB memcg without swap; prints its directory.
-oom_cgroup() {
-	local root=/sys/fs/cgroup cg=/sys/fs/cgroup/$1
-	mountpoint -q "$root" || mount -t cgroup2 none "$root" || return 1
-	grep -qw memory "$root/cgroup.subtree_control" ||
-		echo +memory >"$root/cgroup.subtree_control" || return 1
-	mkdir -p "$cg" &&
-		echo 32M >"$cg/memory.max" &&
-		echo 0 >"$cg/memory.swap.max" || return 1
-	echo "$cg"
-}
-
 if swap_on; then
 	args+=(--swap)
 else
