@@ -1373,7 +1373,7 @@ static int io_import_unpinned(int ddir, struct iov_iter *iter,
 	if (max_bv > IO_IMU_PINS_INLINE)
 		bvec = pins->spare;
 	ret = -EBUSY;
-	if (lend && !READ_ONCE(sysctl_io_uring_unpinned_request_pins)) {
+	if (lend && len && !READ_ONCE(sysctl_io_uring_unpinned_request_pins)) {
 		if (nowait)
 			ret = umirror_map_bvec_nowait(imu->mirror, buf_addr, len,
 						      ddir == ITER_DEST, bvec,

@@ -375,6 +375,21 @@ static bool io_rw_fixed_unpinned(struct io_kiocb *req)
 }
 
 /*
+ * Whether the I/O ends by itself, as a device's does, so that it may
+ * borrow an unpinned buffer's pages instead of pinning them: direct I/O
+ * on a regular file or a block device. A pipe opened with O_DIRECT waits
+ * for another process.
+ */
+static bool io_rw_may_lend(struct io_kiocb *req)
+{
+	struct io_rw *rw = io_kiocb_to_cmd(req, struct io_rw);
+	umode_t mode = file_inode(req->file)->i_mode;
+
+	return (rw->kiocb.ki_flags & IOCB_DIRECT) &&
+	       (S_ISREG(mode) || S_ISBLK(mode));
+}
+
+/*
  * Import what is left of an unpinned fixed buffer's span as this issue
  * needs it, after io_rw_init_file() has set the kiocb's flags. A request
  * holds pins only between here and its completion or its next -EAGAIN
@@ -410,8 +425,7 @@ static int io_rw_import_fixed(struct io_kiocb *req, int ddir,
 		ret = import_ubuf(ddir, u64_to_user_ptr(addr), len, &io->iter);
 	else
 		ret = io_import_fixed(req, ddir, &io->iter, req->imu, addr, len,
-				      &io->pins,
-				      rw->kiocb.ki_flags & IOCB_DIRECT,
+				      &io->pins, io_rw_may_lend(req),
 				      issue_flags);
 	if (io->pins)
 		req->flags |= REQ_F_NEED_CLEANUP;

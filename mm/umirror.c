@@ -29,8 +29,10 @@
  * 3. A page is touched (copied, or pinned) only under &umirror.lock while
  *    its entry is valid. Each lock hold copies at most one page, or
  *    UMIRROR_BATCH_BYTES in a batch of small accesses, or pins at most
- *    UMIRROR_PIN_RUNS folio runs (a pin is one atomic add per run), so an
- *    invalidation waits for at most one page copy or a few pins.
+ *    UMIRROR_PIN_RUNS folio runs (a pin is one atomic add per run), or
+ *    looks up the UMIRROR_MAP_PAGES entries of one lent span at most (a
+ *    few loads and stores each), so an invalidation waits for at most one
+ *    page copy, a few pins or one span's lookups.
  *
  * A UMIRROR_MAP mirror also lends spans without taking page references
  * (umirror_map_bvec()): the I/O uses pages that only the process's page
@@ -100,6 +102,8 @@
 #define UMIRROR_RUN_PAGES_MAX	(UINT_MAX >> PAGE_SHIFT)
 /* Pages one lent span may cover: all are looked up in one lock hold. */
 #define UMIRROR_MAP_PAGES	256
+/* Lookups a lent span starts over after misses before it gives up. */
+#define UMIRROR_MAP_RESTARTS	4
 /* Parked pins the release work drops per lock hold. */
 #define UMIRROR_RELEASE_BATCH	32
 /* While pins stay parked, the release work looks again this often. */
@@ -153,6 +157,12 @@ static unsigned long umirror_pfn(struct umirror *um, unsigned long idx)
 	return chunk ? chunk[idx % UMIRROR_CHUNK_ENTRIES] : 0;
 }
 
+/* Whether two HMM entries name the same page. */
+static bool umirror_same_page(unsigned long a, unsigned long b)
+{
+	return !((a ^ b) & ~HMM_PFN_FLAGS);
+}
+
 /* Whether epoch @e may still have spans out: it lies in [oldest, epoch]. */
 static bool umirror_epoch_live(struct umirror *um, u32 e)
 {
@@ -176,16 +186,20 @@ static bool umirror_epochs_busy(struct umirror *um, u32 first, u32 last)
 {
 	u32 e;
 
+	unsigned int n;
+
 	if (!umirror_epoch_live(um, last))
 		return false;
 	if (!umirror_epoch_live(um, first))
 		first = um->oldest;
-	for (e = first;; e++) {
+	/* Live epochs number at most UMIRROR_EPOCHS: past that, assume busy. */
+	for (e = first, n = 0; n < UMIRROR_EPOCHS; e++, n++) {
 		if (atomic_read(&um->borrowed[e % UMIRROR_EPOCHS]))
 			return true;
 		if (e == last)
 			return false;
 	}
+	return true;
 }
 
 /*
@@ -230,18 +244,23 @@ static bool umirror_park_entry(struct umirror *um, struct umirror_park *park,
 		return false;
 	if (pin->entry) {
 		/* A fault keeps a pin in its park only on its own page. */
+		VM_WARN_ON_ONCE(!umirror_same_page(pin->entry, entry));
 		pin->entry |= dirty;
+		if (!umirror_epoch_live(um, pin->first))
+			pin->first = um->oldest;
 		pin->last = um->epoch;
 		return true;
 	}
-	if (try_grab_folio(page_folio(page), 1, FOLL_PIN))
+	/* Cannot fail on a mapped page: refcount held, no freeze possible. */
+	if (WARN_ON_ONCE(try_grab_folio(page_folio(page), 1, FOLL_PIN)))
 		return false;
 	pin->entry = page_to_pfn(page) | HMM_PFN_VALID | dirty;
 	pin->first = park->first_lent[slot];
 	pin->last = um->epoch;
 	park->nr_pins++;
 	um->stats.parks++;
-	um->stats.parked++;
+	/* umirror_unmap_bvec() reads it without the lock. */
+	WRITE_ONCE(um->stats.parked, um->stats.parked + 1);
 	um->stats.parked_max = max(um->stats.parked_max, um->stats.parked);
 	return true;
 }
@@ -421,7 +440,7 @@ static bool umirror_unpark(struct umirror *um, bool all)
 		umirror_drain_epochs(um);
 		n = umirror_collect_pins(um, pins, ARRAY_SIZE(pins), &chunk,
 					 all);
-		um->stats.parked -= n;
+		WRITE_ONCE(um->stats.parked, um->stats.parked - n);
 		um->stats.unparks += n;
 		parked = um->stats.parked;
 		spin_unlock(&um->lock);
@@ -554,21 +573,24 @@ EXPORT_SYMBOL_GPL(umirror_init);
  * the cache. Safe after the mm has exited. Pins taken with
  * umirror_pin_bvec() do not depend on the mirror and may be released
  * after this; every span lent by umirror_map_bvec() must have been
- * returned. May sleep.
+ * returned, and umirror_unmap_bvec() must have returned. May sleep.
  */
 void umirror_fini(struct umirror *um)
 {
 	unsigned long i;
+	int out = 0;
 
 	might_sleep();
 	mmu_interval_notifier_remove(&um->notifier);
 	if (um->parks) {
 		for (i = 0; i < UMIRROR_EPOCHS; i++)
-			WARN_ON_ONCE(atomic_read(&um->borrowed[i]));
+			out |= atomic_read(&um->borrowed[i]);
 		cancel_delayed_work_sync(&um->release_work);
-		umirror_unpark(um, true);
+		/* A span still out (a caller's bug) may use them: leak them. */
+		if (!WARN_ON_ONCE(out))
+			umirror_unpark(um, true);
 		for (i = 0; i < um->nr_chunks; i++)
-			kfree(um->parks[i]);
+			kvfree(um->parks[i]);
 		kvfree(um->parks);
 		um->parks = NULL;
 	}
@@ -710,7 +732,7 @@ static int umirror_alloc_chunks(struct umirror *um, unsigned long first,
 		chunk = kzalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);
 		/* A lending mirror parks pins without allocating: rule 4. */
 		if (chunk && um->parks)
-			park = kzalloc(sizeof(*park), GFP_KERNEL_ACCOUNT);
+			park = kvzalloc(sizeof(*park), GFP_KERNEL_ACCOUNT);
 		if (!chunk || (um->parks && !park)) {
 			kfree(chunk);
 			ret = -ENOMEM;
@@ -729,7 +751,7 @@ static int umirror_alloc_chunks(struct umirror *um, unsigned long first,
 		}
 		spin_unlock(&um->lock);
 		kfree(chunk);
-		kfree(park);
+		kvfree(park);
 		park = NULL;
 	}
 	if (memcg) {
@@ -781,12 +803,6 @@ static int umirror_fault_slow(struct umirror *um, struct hmm_range *range,
 		faulted = 1;
 	}
 	return faulted;
-}
-
-/* Whether two HMM entries name the same page. */
-static bool umirror_same_page(unsigned long a, unsigned long b)
-{
-	return !((a ^ b) & ~HMM_PFN_FLAGS);
 }
 
 /*
@@ -1108,6 +1124,16 @@ static int umirror_touch(struct folio *folio)
 	if (!ret)
 		folio_mark_accessed(folio);
 	return ret;
+}
+
+/*
+ * As umirror_touch(), but mark the folio accessed only when @mark: a
+ * span lent again makes its pages accessible, as every FOLL_PIN does,
+ * and leaves the LRU state alone (umirror_mark_lent()).
+ */
+static int umirror_touch_lent(struct folio *folio, bool mark)
+{
+	return mark ? umirror_touch(folio) : arch_make_folio_accessible(folio);
 }
 
 /*
@@ -1705,25 +1731,51 @@ static unsigned long umirror_folio_run(struct umirror *um, unsigned long idx,
 }
 
 /*
+ * Whether pages of this mm may change under a lent span with no
+ * invalidation. s390's make_folio_secure() (arch/s390/kernel/uv.c) hands
+ * a page to a protected guest when folio_ref_freeze() succeeds, without
+ * calling the notifiers: only a reference, such as a pin, stops it.
+ */
+static bool umirror_lend_refused(struct umirror *um)
+{
+#ifdef CONFIG_PGSTE
+	return mm_has_pgste(um->mm);
+#else
+	return false;
+#endif
+}
+
+/*
  * Record that a span lent in the current epoch uses pages [idx, idx +
  * npages), and a device writes them with @write (rule 4). An entry keeps
- * the first epoch that used it while that epoch is live.
+ * the first epoch that used it while that epoch is live; one no longer
+ * live is replaced by the oldest live epoch, not the current one, as
+ * spans of any live epoch may still use the page. Returns whether an
+ * entry was lent for the first time since it was faulted: only then is
+ * the page marked accessed, so that a span lent again does no per-page
+ * atomic work; reclaim of a page used only by I/O invalidates the entry,
+ * and the next span marks it again.
  */
-static void umirror_mark_lent(struct umirror *um, unsigned long idx,
+static bool umirror_mark_lent(struct umirror *um, unsigned long idx,
 			      unsigned long npages, bool write)
 {
 	struct umirror_park *park;
+	bool first = false;
 	unsigned int slot;
 
 	for (; npages; npages--, idx++) {
 		park = um->parks[idx / UMIRROR_CHUNK_ENTRIES];
 		slot = idx % UMIRROR_CHUNK_ENTRIES;
-		if (!__test_and_set_bit(slot, park->lent) ||
-		    !umirror_epoch_live(um, park->first_lent[slot]))
+		if (!__test_and_set_bit(slot, park->lent)) {
 			park->first_lent[slot] = um->epoch;
+			first = true;
+		} else if (!umirror_epoch_live(um, park->first_lent[slot])) {
+			park->first_lent[slot] = um->oldest;
+		}
 		if (write)
 			__set_bit(slot, park->lent_write);
 	}
+	return first;
 }
 
 /*
@@ -1744,14 +1796,21 @@ static int __umirror_pin_bvec(struct umirror *um, unsigned long uaddr,
 	size_t bytes, span_len = len;
 	struct folio *folio;
 	struct page *page;
+	unsigned int restarts = 0;
+	bool touch = true;
 	int ret;
 
 	*nr_bv = 0;
 	ret = umirror_check_access(um, uaddr, len);
-	if (ret || !len)
+	if (ret)
 		return ret;
-	if (ticket && !um->parks)
+	/* A span lent is a span counted: an empty one is refused. */
+	if (ticket && (!um->parks || !len))
 		return -EINVAL;
+	if (!len)
+		return 0;
+	if (ticket && umirror_lend_refused(um))
+		return -EBUSY;
 	/* Fork must copy pinned anonymous pages; see mm_set_has_pinned_flag(). */
 	if (!test_bit(MMF_HAS_PINNED, &um->mm->flags))
 		set_bit(MMF_HAS_PINNED, &um->mm->flags);
@@ -1791,8 +1850,13 @@ static int __umirror_pin_bvec(struct umirror *um, unsigned long uaddr,
 			spin_lock(&um->lock);
 			runs = 0;
 			if (ticket) {
-				/* Rule 4: one hold from lookup to count. */
-				if (!umirror_may_lend(um))
+				/*
+				 * Rule 4: one hold from lookup to count. A
+				 * span whose pages keep being invalidated is
+				 * pinned instead, in holds of its own.
+				 */
+				if (++restarts > UMIRROR_MAP_RESTARTS ||
+				    !umirror_may_lend(um))
 					goto busy;
 				uaddr = span_addr;
 				len = span_len;
@@ -1807,14 +1871,14 @@ static int __umirror_pin_bvec(struct umirror *um, unsigned long uaddr,
 		folio = page_folio(page);
 		npages = umirror_folio_run(um, idx, last, write, folio, page);
 		if (ticket)
-			umirror_mark_lent(um, idx, npages, write);
+			touch = umirror_mark_lent(um, idx, npages, write);
 		else
 			ret = try_grab_folio(folio, npages, FOLL_PIN);
 		if (ret)
 			goto err_unlock;
 		bytes = min_t(size_t, len, (npages << PAGE_SHIFT) - offset);
 		bvec_set_page(&bv[nr++], page, bytes, offset);
-		ret = umirror_touch(folio);
+		ret = umirror_touch_lent(folio, touch);
 		if (ret)
 			goto err_unlock;
 		if (write)
@@ -1940,9 +2004,10 @@ EXPORT_SYMBOL_GPL(umirror_unpin_bvec);
  * @ticket: set to what umirror_unmap_bvec() needs to return the span
  *
  * Fills @bv as umirror_pin_bvec() does, by the same rules (anonymous
- * pages made exclusive, pages touched and, for @write, dirtied), but takes
- * no page reference: the span is counted in the mirror's current epoch
- * instead. While it is out, an invalidation of its pages pins them and
+ * pages made exclusive and, for @write, dirtied), but takes no page
+ * reference: the span is counted in the mirror's current epoch instead.
+ * A page is marked accessed only by the first span that uses it after it
+ * was faulted. While it is out, an invalidation of its pages pins them and
  * keeps the pins until every span that may use them is returned, so a
  * page is not freed, migrated, reused or shared by fork under the I/O,
  * and a page a device may have written is dirtied when it is released.
@@ -1951,10 +2016,12 @@ EXPORT_SYMBOL_GPL(umirror_unpin_bvec);
  * but the I/O itself: while it is out, pins invalidations park on its
  * pages stay. May sleep.
  *
- * Return: 0, -EBUSY if the span is longer than 256 pages or too many
- * spans are still out across invalidations (pin it with umirror_pin_bvec()
- * instead), -EINVAL for a mirror without UMIRROR_MAP, or an errno as for
- * umirror_pin_bvec().
+ * Return: 0, -EBUSY if the span is longer than 256 pages, if too many
+ * spans are still out across invalidations, if its pages keep being
+ * invalidated while it is looked up, or for an mm whose pages can change
+ * without an invalidation (s390 KVM guests): pin it with
+ * umirror_pin_bvec() instead; -EINVAL for a zero length or a mirror
+ * without UMIRROR_MAP, or an errno as for umirror_pin_bvec().
  */
 int umirror_map_bvec(struct umirror *um, unsigned long uaddr, size_t len,
 		     bool write, struct bio_vec *bv, unsigned int max_bv,
@@ -2003,8 +2070,10 @@ EXPORT_SYMBOL_GPL(umirror_map_bvec_nowait);
  */
 void umirror_unmap_bvec(struct umirror *um, u32 ticket)
 {
-	if (atomic_dec_and_test(&um->borrowed[ticket % UMIRROR_EPOCHS]) &&
-	    READ_ONCE(um->stats.parked))
+	int left = atomic_dec_return(&um->borrowed[ticket % UMIRROR_EPOCHS]);
+
+	WARN_ON_ONCE(left < 0);
+	if (!left && READ_ONCE(um->stats.parked))
 		mod_delayed_work(system_unbound_wq, &um->release_work, 0);
 }
 EXPORT_SYMBOL_GPL(umirror_unmap_bvec);

@@ -1333,6 +1333,9 @@ static void umirror_test_lend(struct kunit *test)
 
 	init_mirror(test, &um, addr, size, UMIRROR_WRITE | UMIRROR_MAP);
 	KUNIT_ASSERT_EQ(test, umirror_fault(&um, addr, size, true), 0);
+	/* An empty span would be a ticket that counts nothing. */
+	KUNIT_EXPECT_EQ(test, umirror_map_bvec(&um, addr, 0, true, bv, 8, &nr,
+					       &ticket), -EINVAL);
 	KUNIT_ASSERT_EQ(test, umirror_map_bvec(&um, addr + 100, size - 200, true,
 					       bv, ARRAY_SIZE(bv), &nr, &ticket), 0);
 	KUNIT_EXPECT_EQ(test, nr, 8);
@@ -1352,6 +1355,17 @@ static void umirror_test_lend(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, stats.maps, 1);
 	KUNIT_EXPECT_EQ(test, stats.parks, 0);
 	KUNIT_EXPECT_EQ(test, stats.pins, 0);
+
+	/* The first span touched the pages; later ones do not. */
+	if (!lru_gen_enabled()) {
+		KUNIT_EXPECT_TRUE(test, folio_test_referenced(page_folio(bv[0].bv_page)) ||
+				  folio_test_active(page_folio(bv[0].bv_page)));
+		folio_clear_referenced(page_folio(bv[0].bv_page));
+		KUNIT_ASSERT_EQ(test, umirror_map_bvec(&um, addr, PAGE_SIZE, false,
+						       bv, 1, &nr, &ticket), 0);
+		umirror_unmap_bvec(&um, ticket);
+		KUNIT_EXPECT_FALSE(test, folio_test_referenced(page_folio(bv[0].bv_page)));
+	}
 	umirror_fini(&um);
 }
 
@@ -1361,7 +1375,8 @@ static void umirror_test_lend(struct kunit *test)
  * zero pages), the device's late write lands in the old pages, which KASAN
  * and page poisoning would report if they had been freed, and the pins go
  * once the span is returned. A page faulted in place of a parked one
- * moves the pin to a spill; with nothing lent, an invalidation parks
+ * moves the pin to a spill, so the new page, lent and dropped in turn,
+ * gets a pin of its own; with nothing lent, an invalidation parks
  * nothing.
  */
 static void umirror_test_lend_invalidate(struct kunit *test)
@@ -1371,11 +1386,11 @@ static void umirror_test_lend_invalidate(struct kunit *test)
 	unsigned long before = pins_outstanding();
 	u8 *view = kunit_vzalloc(test, size);
 	struct umirror_stats stats;
-	struct bio_vec bv[4];
+	struct bio_vec bv[4], bv2[4];
+	unsigned int nr, nr2, i;
 	struct page *old;
-	unsigned int nr, i;
 	struct umirror um;
-	u32 ticket;
+	u32 ticket, ticket2;
 
 	small_pages_only(test, addr, size);
 	memset(view, 3, size);
@@ -1408,11 +1423,21 @@ static void umirror_test_lend_invalidate(struct kunit *test)
 	umirror_get_stats(&um, &stats);
 	KUNIT_EXPECT_EQ(test, stats.parked, 2);
 
+	/* The new pages, lent and dropped too: pinned apart from the old. */
+	KUNIT_ASSERT_EQ(test, umirror_map_bvec(&um, addr, 2 * PAGE_SIZE, true,
+					       bv2, ARRAY_SIZE(bv2), &nr2, &ticket2), 0);
+	KUNIT_EXPECT_PTR_NE(test, bv2[0].bv_page, old);
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr, size, MADV_DONTNEED), 0);
+	umirror_get_stats(&um, &stats);
+	KUNIT_EXPECT_EQ(test, stats.parks, 4);
+	KUNIT_EXPECT_EQ(test, pins_outstanding(), before + 4);
+	umirror_unmap_bvec(&um, ticket2);
+
 	umirror_unmap_bvec(&um, ticket);
 	flush_parked(&um);
 	umirror_get_stats(&um, &stats);
 	KUNIT_EXPECT_EQ(test, stats.parked, 0);
-	KUNIT_EXPECT_EQ(test, stats.unparks, 2);
+	KUNIT_EXPECT_EQ(test, stats.unparks, 4);
 	KUNIT_EXPECT_EQ(test, pins_outstanding(), before);
 
 	/* Returned spans hold nothing: an invalidation parks nothing. */
@@ -1421,7 +1446,7 @@ static void umirror_test_lend_invalidate(struct kunit *test)
 	umirror_unmap_bvec(&um, ticket);
 	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr, size, MADV_DONTNEED), 0);
 	umirror_get_stats(&um, &stats);
-	KUNIT_EXPECT_EQ(test, stats.parks, 2);
+	KUNIT_EXPECT_EQ(test, stats.parks, 4);
 	KUNIT_EXPECT_EQ(test, pins_outstanding(), before);
 	umirror_fini(&um);
 }
@@ -1466,6 +1491,57 @@ static void umirror_test_lend_mprotect(struct kunit *test)
 	/* The second span, of a later epoch, still holds the pins. */
 	KUNIT_EXPECT_EQ(test, stats.parked, 2);
 	umirror_unmap_bvec(&um, ticket2);
+	flush_parked(&um);
+	KUNIT_EXPECT_EQ(test, pins_outstanding(), before);
+	umirror_fini(&um);
+}
+
+/*
+ * Case 22b: spans of several epochs use one page and are returned out of
+ * order. Span B, of a later epoch than A, still uses the page after A
+ * is returned, the oldest epoch moved past A's and a third span C,
+ * lent and returned meanwhile, used the page: dropping the page must
+ * still pin it for B.
+ */
+static void umirror_test_lend_epoch_order(struct kunit *test)
+{
+	const size_t size = 2 * PAGE_SIZE;
+	unsigned long addr = map_anon(test, size, PROT_READ | PROT_WRITE);
+	unsigned long x = addr, y = addr + PAGE_SIZE;
+	unsigned long before = pins_outstanding();
+	struct umirror_stats stats;
+	u32 a, b, c, t;
+	struct bio_vec bv[1];
+	unsigned int nr;
+	struct umirror um;
+
+	small_pages_only(test, addr, size);
+	init_mirror(test, &um, addr, size, UMIRROR_WRITE | UMIRROR_MAP);
+	KUNIT_ASSERT_EQ(test, umirror_map_bvec(&um, x, PAGE_SIZE, true, bv, 1, &nr, &a), 0);
+	/* A park elsewhere moves new spans on. */
+	KUNIT_ASSERT_EQ(test, umirror_map_bvec(&um, y, PAGE_SIZE, true, bv, 1, &nr, &t), 0);
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, y, PAGE_SIZE, MADV_DONTNEED), 0);
+	umirror_unmap_bvec(&um, t);
+	KUNIT_ASSERT_EQ(test, umirror_map_bvec(&um, x, PAGE_SIZE, true, bv, 1, &nr, &b), 0);
+	KUNIT_EXPECT_NE(test, a, b);
+	umirror_unmap_bvec(&um, a);
+	flush_parked(&um);
+	/* Another park: the epoch A used is not live any more. */
+	KUNIT_ASSERT_EQ(test, umirror_map_bvec(&um, y, PAGE_SIZE, true, bv, 1, &nr, &t), 0);
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, y, PAGE_SIZE, MADV_DONTNEED), 0);
+	umirror_unmap_bvec(&um, t);
+	KUNIT_ASSERT_EQ(test, umirror_map_bvec(&um, x, PAGE_SIZE, true, bv, 1, &nr, &c), 0);
+	umirror_unmap_bvec(&um, c);
+	flush_parked(&um);
+
+	umirror_get_stats(&um, &stats);
+	KUNIT_ASSERT_EQ(test, stats.parks, 2);
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, x, PAGE_SIZE, MADV_DONTNEED), 0);
+	umirror_get_stats(&um, &stats);
+	KUNIT_EXPECT_EQ_MSG(test, stats.parks, 3, "the page span B uses was not pinned");
+	/* And y's second pin waits for B too, whose epoch it shares. */
+	KUNIT_EXPECT_EQ(test, pins_outstanding(), before + 2);
+	umirror_unmap_bvec(&um, b);
 	flush_parked(&um);
 	KUNIT_EXPECT_EQ(test, pins_outstanding(), before);
 	umirror_fini(&um);
@@ -1613,6 +1689,7 @@ static struct kunit_case umirror_test_cases[] = {
 	KUNIT_CASE(umirror_test_lend),
 	KUNIT_CASE(umirror_test_lend_invalidate),
 	KUNIT_CASE(umirror_test_lend_mprotect),
+	KUNIT_CASE(umirror_test_lend_epoch_order),
 	KUNIT_CASE(umirror_test_lend_epochs),
 	KUNIT_CASE_SLOW(umirror_test_lend_concurrent),
 	{}
