@@ -1496,6 +1496,19 @@ static void umirror_test_lend_mprotect(struct kunit *test)
 	umirror_fini(&um);
 }
 
+/* Lend page @y, drop it and return it: a park, which moves new spans on. */
+static void park_elsewhere(struct kunit *test, struct umirror *um,
+			   unsigned long y)
+{
+	struct bio_vec bv[1];
+	unsigned int nr;
+	u32 t;
+
+	KUNIT_ASSERT_EQ(test, umirror_map_bvec(um, y, PAGE_SIZE, true, bv, 1, &nr, &t), 0);
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, y, PAGE_SIZE, MADV_DONTNEED), 0);
+	umirror_unmap_bvec(um, t);
+}
+
 /*
  * Case 22b: spans of several epochs use one page and are returned out of
  * order. Span B, of a later epoch than A, still uses the page after A
@@ -1510,7 +1523,7 @@ static void umirror_test_lend_epoch_order(struct kunit *test)
 	unsigned long x = addr, y = addr + PAGE_SIZE;
 	unsigned long before = pins_outstanding();
 	struct umirror_stats stats;
-	u32 a, b, c, t;
+	u32 a, b, c;
 	struct bio_vec bv[1];
 	unsigned int nr;
 	struct umirror um;
@@ -1518,18 +1531,13 @@ static void umirror_test_lend_epoch_order(struct kunit *test)
 	small_pages_only(test, addr, size);
 	init_mirror(test, &um, addr, size, UMIRROR_WRITE | UMIRROR_MAP);
 	KUNIT_ASSERT_EQ(test, umirror_map_bvec(&um, x, PAGE_SIZE, true, bv, 1, &nr, &a), 0);
-	/* A park elsewhere moves new spans on. */
-	KUNIT_ASSERT_EQ(test, umirror_map_bvec(&um, y, PAGE_SIZE, true, bv, 1, &nr, &t), 0);
-	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, y, PAGE_SIZE, MADV_DONTNEED), 0);
-	umirror_unmap_bvec(&um, t);
+	park_elsewhere(test, &um, y);
 	KUNIT_ASSERT_EQ(test, umirror_map_bvec(&um, x, PAGE_SIZE, true, bv, 1, &nr, &b), 0);
 	KUNIT_EXPECT_NE(test, a, b);
 	umirror_unmap_bvec(&um, a);
 	flush_parked(&um);
 	/* Another park: the epoch A used is not live any more. */
-	KUNIT_ASSERT_EQ(test, umirror_map_bvec(&um, y, PAGE_SIZE, true, bv, 1, &nr, &t), 0);
-	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, y, PAGE_SIZE, MADV_DONTNEED), 0);
-	umirror_unmap_bvec(&um, t);
+	park_elsewhere(test, &um, y);
 	KUNIT_ASSERT_EQ(test, umirror_map_bvec(&um, x, PAGE_SIZE, true, bv, 1, &nr, &c), 0);
 	umirror_unmap_bvec(&um, c);
 	flush_parked(&um);

@@ -152,4 +152,35 @@ static inline int update_buf(struct io_uring *ring, unsigned int slot,
 }
 #endif
 
+/*
+ * A number of cgroup file @file of @dir: the file's first (memory.current)
+ * without @key, else that of the line "@key N" (memory.events); -1 if none.
+ */
+static inline long cg_value(const char *dir, const char *file, const char *key)
+{
+	size_t klen = key ? strlen(key) : 0;
+	char path[4096], line[128];
+	long val = -1, v;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!key) {
+			if (sscanf(line, "%ld", &v) == 1)
+				val = v;
+			break;
+		}
+		if (!strncmp(line, key, klen) && line[klen] == ' ' &&
+		    sscanf(line + klen, "%ld", &v) == 1) {
+			val = v;
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}
+
 #endif /* GUEST_TEST_H */

@@ -17,7 +17,7 @@
  *             own (same pfns), as it does with pins.
  *
  *   oom       (lent spans only) the process, in a 32 MiB memcg, is
- *             OOM-killed with a read in flight on a device that takes 5 s,
+ *             OOM-killed with a read in flight on a device that takes 10 s,
  *             and a thread asleep in another such read keeps its mm alive:
  *             the OOM reaper's non-blockable invalidation parks pins on the
  *             lent pages and frees the rest while the reads are in flight,
@@ -278,29 +278,6 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* A number from a cgroup file: the first one, or the one after @key. */
-static long cg_value(const char *dir, const char *file, const char *key)
-{
-	char path[4096], name[64];
-	long v = -1, n;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (!key) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-	} else {
-		while (fscanf(f, "%63s %ld", name, &n) == 2)
-			if (!strcmp(name, key))
-				v = n;
-	}
-	fclose(f);
-	return v;
-}
-
 /* Whether the kernel log says the OOM reaper reaped @pid. */
 static bool reaper_reaped(pid_t pid)
 {
@@ -323,7 +300,7 @@ static bool reaper_reaped(pid_t pid)
 }
 
 /*
- * Keeps the mm alive past the kill: a read on the 5 s device in
+ * Keeps the mm alive past the kill: a read on the 10 s device in
  * uninterruptible sleep, so that exit_mmap() waits for it and the OOM
  * reaper, 2 s after the kill, gets there first.
  */
@@ -350,7 +327,7 @@ static void __attribute__((noreturn)) oom_child(const char *cg, int fd, int read
 	if (write_file(path, pid))
 		_exit(3);
 	/* Most of the 32 MiB first, so that the kill comes soon after the reads. */
-	p = mmap(NULL, 24 << 20, PROT_READ | PROT_WRITE,
+	p = mmap(NULL, 26 << 20, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (p == MAP_FAILED)
 		_exit(7);
@@ -394,7 +371,7 @@ static void case_oom(const char *slower, const char *cg)
 	close(pipefd[1]);
 	if (read(pipefd[0], &c, 1) != 1)
 		diag("oom: the child died before its read was in flight");
-	/* Until the kill, then while the exit waits for the 5 s read. */
+	/* Until the kill, then while the exit waits for the 10 s read. */
 	for (t0 = now(); now() - t0 < 30 && !exited; usleep(20000)) {
 		exited = waitpid(child, &status, WNOHANG) == child;
 		if (!killed && cg_value(cg, "memory.events", "oom_kill") > kills0)

@@ -2015,37 +2015,6 @@ static void reap_child(struct reap_state *st, int gate_fd)
 	_exit(1);
 }
 
-/*
- * A number of cgroup file @file of @dir: the file's first (memory.current)
- * without @key, else that of the line "@key N" (memory.events); -1 if none.
- */
-static long cg_value(const char *dir, const char *file, const char *key)
-{
-	size_t klen = key ? strlen(key) : 0;
-	char path[4096], line[128];
-	long val = -1, v;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!key) {
-			if (sscanf(line, "%ld", &v) == 1)
-				val = v;
-			break;
-		}
-		if (!strncmp(line, key, klen) && line[klen] == ' ' &&
-		    sscanf(line + klen, "%ld", &v) == 1) {
-			val = v;
-			break;
-		}
-	}
-	fclose(f);
-	return val;
-}
-
 static long reap_current(void)
 {
 	return cg_value(reap_cgroup_dir, "memory.current", NULL);

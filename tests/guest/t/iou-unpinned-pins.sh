@@ -6,4 +6,4 @@
 sysctl=/proc/sys/kernel/io_uring_unpinned_request_pins
 echo 1 >"$sysctl"
 trap 'echo 0 >"$sysctl"' EXIT
-"$(dirname "$0")/iou-unpinned.sh"
+bash "$(dirname "$0")/iou-unpinned.sh"
