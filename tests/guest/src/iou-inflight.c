@@ -52,6 +52,7 @@
 #endif
 
 #define NPAGES		16
+#define max(a, b)	((a) > (b) ? (a) : (b))
 #define PAGE		4096
 #define SIZE		(NPAGES * PAGE)
 #define SYSCTL		"/proc/sys/kernel/io_uring_unpinned_request_pins"
@@ -377,10 +378,11 @@ static void case_oom(const char *slower, const char *cg)
 		if (!killed && cg_value(cg, "memory.events", "oom_kill") > kills0)
 			killed = now();
 		if (killed && !exited && !reaped &&
-		    cg_value(cg, "memory.current", NULL) < 8 << 20) {
+		    cg_value(cg, "memory.current", NULL) < 8 << 20)
 			reaped = now();
-			during = pins_now() - base;
-		}
+		/* The most held at once while the reaped child still exists. */
+		if (reaped && !exited)
+			during = max(during, pins_now() - base);
 	}
 	if (!exited) {
 		kill(child, SIGKILL);
