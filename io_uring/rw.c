@@ -378,7 +378,9 @@ static bool io_rw_fixed_unpinned(struct io_kiocb *req)
  * Whether the I/O ends by itself, as a device's does, so that it may
  * borrow an unpinned buffer's pages instead of pinning them: direct I/O
  * on a regular file or a block device. A pipe opened with O_DIRECT waits
- * for another process.
+ * for another process. FUSE files and ublk or nbd devices may too; a
+ * borrowed span stuck there only stops the mirror's lending after its
+ * epochs run out (umirror_map_bvec()), and later requests pin.
  */
 static bool io_rw_may_lend(struct io_kiocb *req)
 {

@@ -102,7 +102,7 @@
 #define UMIRROR_RUN_PAGES_MAX	(UINT_MAX >> PAGE_SHIFT)
 /* Pages one lent span may cover: all are looked up in one lock hold. */
 #define UMIRROR_MAP_PAGES	256
-/* Lookups a lent span starts over after misses before it gives up. */
+/* Misses without progress a lent span's lookup makes before it gives up. */
 #define UMIRROR_MAP_RESTARTS	4
 /* Parked pins the release work drops per lock hold. */
 #define UMIRROR_RELEASE_BATCH	32
@@ -184,9 +184,8 @@ static void umirror_drain_epochs(struct umirror *um)
  */
 static bool umirror_epochs_busy(struct umirror *um, u32 first, u32 last)
 {
-	u32 e;
-
 	unsigned int n;
+	u32 e;
 
 	if (!umirror_epoch_live(um, last))
 		return false;
@@ -586,7 +585,7 @@ void umirror_fini(struct umirror *um)
 		for (i = 0; i < UMIRROR_EPOCHS; i++)
 			out |= atomic_read(&um->borrowed[i]);
 		cancel_delayed_work_sync(&um->release_work);
-		/* A span still out (a caller's bug) may use them: leak them. */
+		/* A span still out (a caller's bug) may use them: leak them, spills too. */
 		if (!WARN_ON_ONCE(out))
 			umirror_unpark(um, true);
 		for (i = 0; i < um->nr_chunks; i++)
@@ -1124,16 +1123,6 @@ static int umirror_touch(struct folio *folio)
 	if (!ret)
 		folio_mark_accessed(folio);
 	return ret;
-}
-
-/*
- * As umirror_touch(), but mark the folio accessed only when @mark: a
- * span lent again makes its pages accessible, as every FOLL_PIN does,
- * and leaves the LRU state alone (umirror_mark_lent()).
- */
-static int umirror_touch_lent(struct folio *folio, bool mark)
-{
-	return mark ? umirror_touch(folio) : arch_make_folio_accessible(folio);
 }
 
 /*
@@ -1734,12 +1723,14 @@ static unsigned long umirror_folio_run(struct umirror *um, unsigned long idx,
  * Whether pages of this mm may change under a lent span with no
  * invalidation. s390's make_folio_secure() (arch/s390/kernel/uv.c) hands
  * a page to a protected guest when folio_ref_freeze() succeeds, without
- * calling the notifiers: only a reference, such as a pin, stops it.
+ * calling the notifiers: only a reference, such as a pin, stops it. An
+ * mm can become a KVM guest's (s390_enable_sie()) only if it was created
+ * with page status extensions allocated, which never changes after.
  */
 static bool umirror_lend_refused(struct umirror *um)
 {
 #ifdef CONFIG_PGSTE
-	return mm_has_pgste(um->mm);
+	return mm_alloc_pgste(um->mm);
 #else
 	return false;
 #endif
@@ -1750,32 +1741,24 @@ static bool umirror_lend_refused(struct umirror *um)
  * npages), and a device writes them with @write (rule 4). An entry keeps
  * the first epoch that used it while that epoch is live; one no longer
  * live is replaced by the oldest live epoch, not the current one, as
- * spans of any live epoch may still use the page. Returns whether an
- * entry was lent for the first time since it was faulted: only then is
- * the page marked accessed, so that a span lent again does no per-page
- * atomic work; reclaim of a page used only by I/O invalidates the entry,
- * and the next span marks it again.
+ * spans of any live epoch may still use the page.
  */
-static bool umirror_mark_lent(struct umirror *um, unsigned long idx,
+static void umirror_mark_lent(struct umirror *um, unsigned long idx,
 			      unsigned long npages, bool write)
 {
 	struct umirror_park *park;
-	bool first = false;
 	unsigned int slot;
 
 	for (; npages; npages--, idx++) {
 		park = um->parks[idx / UMIRROR_CHUNK_ENTRIES];
 		slot = idx % UMIRROR_CHUNK_ENTRIES;
-		if (!__test_and_set_bit(slot, park->lent)) {
+		if (!__test_and_set_bit(slot, park->lent))
 			park->first_lent[slot] = um->epoch;
-			first = true;
-		} else if (!umirror_epoch_live(um, park->first_lent[slot])) {
+		else if (!umirror_epoch_live(um, park->first_lent[slot]))
 			park->first_lent[slot] = um->oldest;
-		}
 		if (write)
 			__set_bit(slot, park->lent_write);
 	}
-	return first;
 }
 
 /*
@@ -1784,7 +1767,9 @@ static bool umirror_mark_lent(struct umirror *um, unsigned long idx,
  * where the other faults or unshares it, so the nowait call takes no lock
  * but the mirror's spinlock. With @ticket (umirror_map_bvec()) the pages
  * are lent, not pinned: the whole span is looked up in one hold, which
- * also counts it in the current epoch, and a miss starts over.
+ * also counts it in the current epoch, and a miss starts over; a span
+ * that misses again no further than before, more than
+ * UMIRROR_MAP_RESTARTS times, is refused, as its pages keep changing.
  */
 static int __umirror_pin_bvec(struct umirror *um, unsigned long uaddr,
 			      size_t len, bool write, struct bio_vec *bv,
@@ -1796,8 +1781,8 @@ static int __umirror_pin_bvec(struct umirror *um, unsigned long uaddr,
 	size_t bytes, span_len = len;
 	struct folio *folio;
 	struct page *page;
+	unsigned long last_miss = ULONG_MAX;
 	unsigned int restarts = 0;
-	bool touch = true;
 	int ret;
 
 	*nr_bv = 0;
@@ -1809,8 +1794,12 @@ static int __umirror_pin_bvec(struct umirror *um, unsigned long uaddr,
 		return -EINVAL;
 	if (!len)
 		return 0;
-	if (ticket && umirror_lend_refused(um))
+	if (ticket && umirror_lend_refused(um)) {
+		spin_lock(&um->lock);
+		um->stats.map_busy++;
+		spin_unlock(&um->lock);
 		return -EBUSY;
+	}
 	/* Fork must copy pinned anonymous pages; see mm_set_has_pinned_flag(). */
 	if (!test_bit(MMF_HAS_PINNED, &um->mm->flags))
 		set_bit(MMF_HAS_PINNED, &um->mm->flags);
@@ -1855,9 +1844,11 @@ static int __umirror_pin_bvec(struct umirror *um, unsigned long uaddr,
 				 * span whose pages keep being invalidated is
 				 * pinned instead, in holds of its own.
 				 */
-				if (++restarts > UMIRROR_MAP_RESTARTS ||
+				if ((last_miss != ULONG_MAX && idx <= last_miss &&
+				     ++restarts > UMIRROR_MAP_RESTARTS) ||
 				    !umirror_may_lend(um))
 					goto busy;
+				last_miss = idx;
 				uaddr = span_addr;
 				len = span_len;
 				nr = 0;
@@ -1871,14 +1862,14 @@ static int __umirror_pin_bvec(struct umirror *um, unsigned long uaddr,
 		folio = page_folio(page);
 		npages = umirror_folio_run(um, idx, last, write, folio, page);
 		if (ticket)
-			touch = umirror_mark_lent(um, idx, npages, write);
+			umirror_mark_lent(um, idx, npages, write);
 		else
 			ret = try_grab_folio(folio, npages, FOLL_PIN);
 		if (ret)
 			goto err_unlock;
 		bytes = min_t(size_t, len, (npages << PAGE_SHIFT) - offset);
 		bvec_set_page(&bv[nr++], page, bytes, offset);
-		ret = umirror_touch_lent(folio, touch);
+		ret = umirror_touch(folio);
 		if (ret)
 			goto err_unlock;
 		if (write)
@@ -2004,10 +1995,9 @@ EXPORT_SYMBOL_GPL(umirror_unpin_bvec);
  * @ticket: set to what umirror_unmap_bvec() needs to return the span
  *
  * Fills @bv as umirror_pin_bvec() does, by the same rules (anonymous
- * pages made exclusive and, for @write, dirtied), but takes no page
- * reference: the span is counted in the mirror's current epoch instead.
- * A page is marked accessed only by the first span that uses it after it
- * was faulted. While it is out, an invalidation of its pages pins them and
+ * pages made exclusive, pages touched and, for @write, dirtied), but takes
+ * no page reference: the span is counted in the mirror's current epoch
+ * instead. While it is out, an invalidation of its pages pins them and
  * keeps the pins until every span that may use them is returned, so a
  * page is not freed, migrated, reused or shared by fork under the I/O,
  * and a page a device may have written is dirtied when it is released.
