@@ -208,6 +208,7 @@ static bool umirror_epochs_busy(struct umirror *um, u32 first, u32 last)
  */
 static void umirror_next_epoch(struct umirror *um)
 {
+	lockdep_assert_held(&um->lock);
 	umirror_drain_epochs(um);
 	um->epochs_full = um->epoch - um->oldest + 1 >= UMIRROR_EPOCHS;
 	if (!um->epochs_full)
@@ -239,6 +240,7 @@ static bool umirror_park_entry(struct umirror *um, struct umirror_park *park,
 			      (entry & HMM_PFN_WRITE) ? HMM_PFN_WRITE : 0;
 	struct page *page = hmm_pfn_to_page(entry);
 
+	lockdep_assert_held(&um->lock);
 	if (!umirror_epochs_busy(um, park->first_lent[slot], um->epoch))
 		return false;
 	if (pin->entry) {
@@ -843,6 +845,7 @@ static void umirror_publish(struct umirror *um, unsigned long idx,
 	struct umirror_park *park;
 	struct umirror_pin *pin;
 
+	lockdep_assert_held(&um->lock);
 	if (um->parks) {
 		park = um->parks[idx / UMIRROR_CHUNK_ENTRIES];
 		pin = &park->pins[slot];
@@ -1749,6 +1752,7 @@ static void umirror_mark_lent(struct umirror *um, unsigned long idx,
 	struct umirror_park *park;
 	unsigned int slot;
 
+	lockdep_assert_held(&um->lock);
 	for (; npages; npages--, idx++) {
 		park = um->parks[idx / UMIRROR_CHUNK_ENTRIES];
 		slot = idx % UMIRROR_CHUNK_ENTRIES;
