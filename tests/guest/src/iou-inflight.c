@@ -61,6 +61,8 @@ enum mode { LENT, REQUEST_PINS, PINNED };
 static const char *const mode_name[] = { "lent", "request pins", "pinned" };
 
 static int dev_fd, pagemap;
+/* Pins held before any case, with none of this program's rings alive. */
+static long pins_idle;
 
 /* FOLL_PIN pins held now, the per-CPU counter deltas folded in first. */
 static long pins_now(void)
@@ -150,11 +152,21 @@ static int end_read(struct io_uring *ring)
 	return res;
 }
 
+/*
+ * A ring is freed, and the pins of its pinned buffer released, after
+ * io_uring_queue_exit() returned: wait for that, so that the next case
+ * does not count a release it did not cause.
+ */
 static void teardown(struct io_uring *ring, unsigned char *buf)
 {
+	long left;
+
 	io_uring_queue_exit(ring);
 	munmap(buf, SIZE);
 	write_file(SYSCTL, "0");
+	left = pins_settled(pins_idle) - pins_idle;
+	if (left)
+		diag("%ld pins still held 2 s after the ring was closed", left);
 }
 
 static void case_idle(enum mode mode)
@@ -165,7 +177,7 @@ static void case_idle(enum mode mode)
 	int res;
 
 	setup(&ring, &buf, mode);
-	base = pins_settled(pins_now());
+	base = pins_now();
 	start_read(&ring, buf);
 	during = pins_now() - base;
 	res = end_read(&ring);
@@ -183,7 +195,7 @@ static void case_dontneed(enum mode mode)
 	int res, i, zero = 1;
 
 	setup(&ring, &buf, mode);
-	base = pins_settled(pins_now());
+	base = pins_now();
 	start_read(&ring, buf);
 	if (madvise(buf, SIZE, MADV_DONTNEED))
 		die("MADV_DONTNEED");
@@ -209,7 +221,7 @@ static void case_migrate(enum mode mode)
 	void *pages[NPAGES];
 
 	setup(&ring, &buf, mode);
-	base = pins_settled(pins_now());
+	base = pins_now();
 	from = node_of(buf);
 	for (i = 0; i < NPAGES; i++) {
 		pages[i] = buf + i * PAGE;
@@ -277,6 +289,23 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Reads in flight at block device @dev (a /dev path), or -1. */
+static long device_inflight(const char *dev)
+{
+	char path[256];
+	long reads = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/block/%s/inflight", strrchr(dev, '/') + 1);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &reads) != 1)
+			reads = -1;
+		fclose(f);
+	}
+	return reads;
 }
 
 /* Whether the kernel log says the OOM reaper reaped @pid. */
@@ -352,7 +381,7 @@ static void __attribute__((noreturn)) oom_child(const char *cg, int fd, int read
 
 static void case_oom(const char *slower, const char *cg)
 {
-	long base, kills0, during = -1, end = -1;
+	long base, kills0, during = -1, end = -1, held, inflight_at_most = -1;
 	double t0, killed = 0, reaped = 0;
 	int fd, pipefd[2], status = 0;
 	bool exited = false, by_reaper;
@@ -362,7 +391,7 @@ static void case_oom(const char *slower, const char *cg)
 	fd = open(slower, O_RDONLY | O_DIRECT);
 	if (fd < 0 || pipe(pipefd))
 		die(slower);
-	base = pins_settled(pins_now());
+	base = pins_settled(pins_idle);
 	kills0 = cg_value(cg, "memory.events", "oom_kill");
 	child = fork();
 	if (child < 0)
@@ -381,8 +410,12 @@ static void case_oom(const char *slower, const char *cg)
 		    cg_value(cg, "memory.current", NULL) < 8 << 20)
 			reaped = now();
 		/* The most held at once while the reaped child still exists. */
-		if (reaped && !exited)
-			during = max(during, pins_now() - base);
+		if (reaped && !exited) {
+			held = pins_now() - base;
+			if (held > during)
+				inflight_at_most = device_inflight(slower);
+			during = max(during, held);
+		}
 	}
 	if (!exited) {
 		kill(child, SIGKILL);
@@ -394,6 +427,9 @@ static void case_oom(const char *slower, const char *cg)
 			break;
 	}
 	by_reaper = reaper_reaped(child);
+	if (during != NPAGES + 1)
+		diag("oom: %ld reads at the device when the most pins were held, %.1f s after the kill",
+		     inflight_at_most, reaped - killed);
 	tap(exited && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && killed &&
 	    by_reaper && reaped && during == NPAGES + 1 && pins_settled(base) == base &&
 	    end < 1 << 20,
@@ -427,6 +463,7 @@ int main(int argc, char **argv)
 	if (pwrite(dev_fd, pattern, SIZE, 0) != SIZE)
 		die("pwrite");
 	munmap(pattern, SIZE);
+	pins_idle = pins_now();
 	printf("TAP version 13\n1..%d\n", 13);
 	for (mode = LENT; mode <= PINNED; mode++) {
 		case_idle(mode);
