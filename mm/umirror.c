@@ -1766,6 +1766,64 @@ static void umirror_mark_lent(struct umirror *um, unsigned long idx,
 }
 
 /*
+ * Lend the span of pages [@idx, @last] from the marks of its entries
+ * alone, when spans lent before used each page as this one needs it: the
+ * span lies in one chunk and each entry is marked lent, or lent_write for
+ * a device write. __umirror_pin_bvec() marks an entry only once it found
+ * it usable as asked and not to be unshared, made its folio accessible,
+ * and for lent_write dirtied it; the mark is cleared with the entry
+ * (umirror_clear(), umirror_publish()), and none of those facts changes
+ * before an invalidation clears it: the entry and PageAnonExclusive() as
+ * the locking DOC says, the dirty flag as "Dirtying" in
+ * Documentation/mm/umirror.rst shows. The marks also hold the epochs
+ * that may use the pages (rule 4), so what is left per page is its bvec
+ * and the referenced flag GUP-fast sets (gup_fast_pte_range()). Pages
+ * of one PMD mapping share a bvec. Returns the bvecs filled, or 0 if the
+ * span must be looked up.
+ */
+static unsigned int umirror_lend_marked(struct umirror *um, unsigned long idx,
+					unsigned long last, unsigned int offset,
+					size_t len, bool write,
+					struct bio_vec *bv, unsigned int max_bv)
+{
+	unsigned long slot = idx % UMIRROR_CHUNK_ENTRIES;
+	unsigned long end = slot + (last - idx);
+	unsigned long *chunk = umirror_chunk(um, idx);
+	unsigned long entry, pfn, prev = 0;
+	struct umirror_park *park;
+	struct folio *folio;
+	unsigned int nr = 0, order;
+	size_t bytes;
+
+	lockdep_assert_held(&um->lock);
+	if (!chunk || end >= UMIRROR_CHUNK_ENTRIES)
+		return 0;
+	park = um->parks[idx / UMIRROR_CHUNK_ENTRIES];
+	if (find_next_zero_bit(write ? park->lent_write : park->lent, end + 1,
+			       slot) <= end)
+		return 0;
+	for (; slot <= end; slot++, offset = 0, len -= bytes) {
+		entry = chunk[slot];
+		pfn = entry & ~HMM_PFN_FLAGS;
+		order = hmm_pfn_to_map_order(entry);
+		bytes = min_t(size_t, len, PAGE_SIZE - offset);
+		if (nr && pfn == prev + 1 && !((pfn ^ prev) >> order)) {
+			bv[nr - 1].bv_len += bytes;
+			prev = pfn;
+			continue;
+		}
+		if (nr == max_bv)
+			return 0;
+		folio = pfn_folio(pfn);
+		if (!folio_test_referenced(folio))
+			folio_set_referenced(folio);
+		bvec_set_page(&bv[nr++], pfn_to_page(pfn), bytes, offset);
+		prev = pfn;
+	}
+	return nr;
+}
+
+/*
  * umirror_pin_bvec() and, with @nowait, umirror_pin_bvec_nowait(): a page
  * not usable from the cache as it is fails the nowait call with -EAGAIN
  * where the other faults or unshares it, so the nowait call takes no lock
@@ -1813,6 +1871,15 @@ static int __umirror_pin_bvec(struct umirror *um, unsigned long uaddr,
 	if (ticket && (last - umirror_index(um, uaddr) >= UMIRROR_MAP_PAGES ||
 		       !umirror_may_lend(um)))
 		goto busy;
+	if (ticket) {
+		nr = umirror_lend_marked(um, umirror_index(um, uaddr), last,
+					 offset_in_page(uaddr), len, write, bv,
+					 max_bv);
+		if (nr) {
+			um->stats.maps_marked++;
+			len = 0;	/* nothing left to look up */
+		}
+	}
 	while (len) {
 		idx = umirror_index(um, uaddr);
 		offset = offset_in_page(uaddr);
@@ -1865,12 +1932,11 @@ static int __umirror_pin_bvec(struct umirror *um, unsigned long uaddr,
 		}
 		folio = page_folio(page);
 		npages = umirror_folio_run(um, idx, last, write, folio, page);
-		if (ticket)
-			umirror_mark_lent(um, idx, npages, write);
-		else
+		if (!ticket) {
 			ret = try_grab_folio(folio, npages, FOLL_PIN);
-		if (ret)
-			goto err_unlock;
+			if (ret)
+				goto err_unlock;
+		}
 		bytes = min_t(size_t, len, (npages << PAGE_SHIFT) - offset);
 		bvec_set_page(&bv[nr++], page, bytes, offset);
 		ret = umirror_touch(folio);
@@ -1878,7 +1944,10 @@ static int __umirror_pin_bvec(struct umirror *um, unsigned long uaddr,
 			goto err_unlock;
 		if (write)
 			umirror_dirty(folio);
-		if (!ticket)
+		/* Marked only now: umirror_lend_marked() relies on all this. */
+		if (ticket)
+			umirror_mark_lent(um, idx, npages, write);
+		else
 			um->stats.pins += npages;
 		runs++;
 		uaddr += bytes;

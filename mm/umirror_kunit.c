@@ -1606,6 +1606,117 @@ static void umirror_test_lend_epochs(struct kunit *test)
 	umirror_fini(&um);
 }
 
+/* Pages a chunk of the pfn cache covers: one page of entries. */
+#define TEST_CHUNK_PAGES	(PAGE_SIZE / sizeof(unsigned long))
+
+static void lend_and_return(struct kunit *test, struct umirror *um,
+			    unsigned long addr, size_t len, bool write,
+			    struct bio_vec *bv, unsigned int *nr)
+{
+	u32 ticket;
+
+	KUNIT_ASSERT_EQ(test, umirror_map_bvec(um, addr, len, write, bv, 4, nr,
+					       &ticket), 0);
+	umirror_unmap_bvec(um, ticket);
+}
+
+/*
+ * Case 23b: a span whose pages earlier spans used the same way is lent
+ * from the marks of its entries, with no lookup: the same bvecs, the data
+ * in place, and an invalidation still pins its pages, though the epoch
+ * that marked them has drained. A device write needs entries marked by a
+ * device write; a span across two chunks, and entries an invalidation
+ * cleared, are looked up again.
+ */
+static void umirror_test_lend_marked(struct kunit *test)
+{
+	const size_t size = (TEST_CHUNK_PAGES + 4) * PAGE_SIZE;
+	const size_t len = 4 * PAGE_SIZE - 200;
+	unsigned long addr = map_anon(test, size, PROT_READ | PROT_WRITE);
+	unsigned long boundary = addr + TEST_CHUNK_PAGES * PAGE_SIZE;
+	unsigned long before = pins_outstanding();
+	u8 *view = kunit_vzalloc(test, 4 * PAGE_SIZE);
+	struct bio_vec bv[4], again[4];
+	struct umirror_stats stats;
+	unsigned int nr, nr2, i;
+	struct page *old;
+	struct umirror um;
+	u32 ticket;
+
+	small_pages_only(test, addr, size);
+	memset(view, 1, 4 * PAGE_SIZE);
+	fill_user(test, addr, view, 4 * PAGE_SIZE);
+	init_mirror(test, &um, addr, size, UMIRROR_WRITE | UMIRROR_MAP);
+
+	/* Looked up and marked for a device read; a device write looks again. */
+	lend_and_return(test, &um, addr + 100, len, false, bv, &nr);
+	lend_and_return(test, &um, addr + 100, len, true, bv, &nr);
+	umirror_get_stats(&um, &stats);
+	KUNIT_EXPECT_EQ(test, stats.maps_marked, 0);
+	KUNIT_ASSERT_EQ(test, nr, 4);
+
+	/* Both directions now come from the marks, with the same bvecs. */
+	KUNIT_ASSERT_EQ(test, umirror_map_bvec(&um, addr + 100, len, true, again,
+					       4, &nr2, &ticket), 0);
+	KUNIT_ASSERT_EQ(test, nr2, nr);
+	for (i = 0; i < nr; i++) {
+		KUNIT_EXPECT_PTR_EQ(test, again[i].bv_page, bv[i].bv_page);
+		KUNIT_EXPECT_EQ(test, again[i].bv_offset, bv[i].bv_offset);
+		KUNIT_EXPECT_EQ(test, again[i].bv_len, bv[i].bv_len);
+	}
+	device_dma(again, nr2, true, 5);
+	umirror_unmap_bvec(&um, ticket);
+	read_user(test, view, addr, 4 * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, view[99], 1);
+	KUNIT_EXPECT_EQ(test, view[100], 5);
+	KUNIT_EXPECT_EQ(test, view[100 + len - 1], 5);
+	KUNIT_EXPECT_EQ(test, view[100 + len], 1);
+	lend_and_return(test, &um, addr + 100, len, false, again, &nr2);
+	umirror_get_stats(&um, &stats);
+	KUNIT_EXPECT_EQ(test, stats.maps_marked, 2);
+	KUNIT_EXPECT_EQ(test, pins_outstanding(), before);
+
+	/* A span across two chunks is looked up each time. */
+	lend_and_return(test, &um, boundary - 2 * PAGE_SIZE, 4 * PAGE_SIZE, true,
+			again, &nr2);
+	lend_and_return(test, &um, boundary - 2 * PAGE_SIZE, 4 * PAGE_SIZE, true,
+			again, &nr2);
+	KUNIT_EXPECT_EQ(test, nr2, 4);
+	umirror_get_stats(&um, &stats);
+	KUNIT_EXPECT_EQ(test, stats.maps_marked, 2);
+
+	/* Epochs move on and drain; a marked span is still protected. */
+	park_elsewhere(test, &um, addr + 4 * PAGE_SIZE);
+	park_elsewhere(test, &um, addr + 5 * PAGE_SIZE);
+	flush_parked(&um);
+	KUNIT_ASSERT_EQ(test, umirror_map_bvec(&um, addr + 100, len, true, again,
+					       4, &nr2, &ticket), 0);
+	old = again[0].bv_page;
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr, 4 * PAGE_SIZE,
+					 MADV_DONTNEED), 0);
+	umirror_get_stats(&um, &stats);
+	KUNIT_EXPECT_EQ(test, stats.maps_marked, 3);
+	KUNIT_EXPECT_EQ(test, stats.parked, 4);
+	KUNIT_EXPECT_EQ(test, pins_outstanding(), before + 4);
+	KUNIT_EXPECT_TRUE(test, folio_maybe_dma_pinned(page_folio(old)));
+	device_dma(again, nr2, true, 6);
+
+	/* The marks went with the entries: the next span is looked up. */
+	lend_and_return(test, &um, addr + 100, len, true, bv, &nr);
+	KUNIT_EXPECT_PTR_NE(test, bv[0].bv_page, old);
+	umirror_get_stats(&um, &stats);
+	KUNIT_EXPECT_EQ(test, stats.maps_marked, 3);
+	read_user(test, view, addr, 4 * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, view[100], 0);
+
+	umirror_unmap_bvec(&um, ticket);
+	flush_parked(&um);
+	umirror_get_stats(&um, &stats);
+	KUNIT_EXPECT_EQ(test, stats.parked, 0);
+	KUNIT_EXPECT_EQ(test, pins_outstanding(), before);
+	umirror_fini(&um);
+}
+
 /*
  * Case 24: lent spans written by the "device" while another thread
  * invalidates the range (MADV_DONTNEED, mprotect()). Every write lands in
@@ -1625,6 +1736,7 @@ static void umirror_test_lend_concurrent(struct kunit *test)
 	struct bio_vec bv[4];
 	struct umirror um;
 	u32 ticket;
+	bool write;
 	int ret;
 
 	small_pages_only(test, addr, size);
@@ -1636,9 +1748,11 @@ static void umirror_test_lend_concurrent(struct kunit *test)
 		umirror_get_stats(&um, &stats);
 		if (i >= 3000 && stats.parks >= 100)
 			break;
-		page = i % (npages - 3);
+		/* Each span twice: the second is lent from marks if it can. */
+		page = (i / 2 % 15) * 4;
+		write = i / 2 & 1;
 		ret = umirror_map_bvec(&um, addr + page * PAGE_SIZE, 4 * PAGE_SIZE,
-				       i & 1, bv, ARRAY_SIZE(bv), &nr, &ticket);
+				       write, bv, ARRAY_SIZE(bv), &nr, &ticket);
 		KUNIT_ASSERT_TRUE(test, ret == 0 || ret == -EFAULT || ret == -EBUSY);
 		refused += !!ret;
 		if (ret)
@@ -1646,7 +1760,7 @@ static void umirror_test_lend_concurrent(struct kunit *test)
 		lent++;
 		/* The device's transfer, spread over the invalidations. */
 		for (k = 0; k < 4; k++) {
-			device_dma(bv, nr, i & 1, i);
+			device_dma(bv, nr, write, i);
 			cond_resched();
 		}
 		umirror_unmap_bvec(&um, ticket);
@@ -1655,9 +1769,11 @@ static void umirror_test_lend_concurrent(struct kunit *test)
 	mmdrop(c.mm);
 	flush_parked(&um);
 	umirror_get_stats(&um, &stats);
-	kunit_info(test, "%u spans lent, %u refused; %llu invalidations parked %llu pins, at most %llu at once",
-		   lent, refused, stats.invalidations, stats.parks, stats.parked_max);
+	kunit_info(test, "%u spans lent (%llu from marks), %u refused; %llu invalidations parked %llu pins, at most %llu at once",
+		   lent, stats.maps_marked, refused, stats.invalidations,
+		   stats.parks, stats.parked_max);
 	KUNIT_EXPECT_GE(test, stats.parks, 100);
+	KUNIT_EXPECT_GT(test, stats.maps_marked, 0);
 	KUNIT_EXPECT_EQ(test, stats.parked, 0);
 	KUNIT_EXPECT_EQ(test, stats.unparks, stats.parks);
 	KUNIT_EXPECT_EQ(test, pins_outstanding(), outstanding);
@@ -1693,6 +1809,7 @@ static struct kunit_case umirror_test_cases[] = {
 	KUNIT_CASE(umirror_test_lend_mprotect),
 	KUNIT_CASE(umirror_test_lend_epoch_order),
 	KUNIT_CASE(umirror_test_lend_epochs),
+	KUNIT_CASE(umirror_test_lend_marked),
 	KUNIT_CASE_SLOW(umirror_test_lend_concurrent),
 	{}
 };

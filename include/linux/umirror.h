@@ -34,6 +34,9 @@ struct bio_vec;
  * @pins: pages pinned by umirror_pin_bvec()
  * @cache_bytes: memory the pfn cache (and its park state) uses now
  * @maps: spans umirror_map_bvec() lent without taking page references
+ * @maps_marked: of those, spans lent from what earlier spans marked,
+ *	with no page looked up (all of the span's pages used before in the
+ *	same way, and not invalidated since)
  * @map_busy: umirror_map_bvec() calls refused with -EBUSY (all epochs in
  *	use, or a span too long): the caller pinned instead
  * @parks: pins invalidations took on pages a borrowed span may be using
@@ -50,6 +53,7 @@ struct umirror_stats {
 	u64 pins;
 	u64 cache_bytes;
 	u64 maps;
+	u64 maps_marked;
 	u64 map_busy;
 	u64 parks;
 	u64 parked;
