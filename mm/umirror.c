@@ -40,7 +40,9 @@
  *
  * 4. A lent span is counted in the mirror's current epoch, in the same
  *    hold of &umirror.lock as the lookup of its entries, and each entry
- *    it used records the first epoch that used it. An invalidation that
+ *    it used records the first epoch that used it; the mark stays until
+ *    the entry is cleared, and a span whose entries are all marked needs
+ *    no lookup (umirror_lend_marked()). An invalidation that
  *    clears such an entry while a span of an epoch from that first one
  *    on is out takes a FOLL_PIN pin on the page (the PTE still maps it,
  *    so its refcount is not zero and no freeze can have succeeded), parks
@@ -106,6 +108,8 @@
 #define UMIRROR_MAP_RESTARTS	4
 /* Parked pins the release work drops per lock hold. */
 #define UMIRROR_RELEASE_BATCH	32
+/* A page lent from marks gets its referenced flag set once per period. */
+#define UMIRROR_REFERENCE_PERIOD	HZ
 /* While pins stay parked, the release work looks again this often. */
 #define UMIRROR_RELEASE_DELAY	msecs_to_jiffies(10)
 
@@ -130,6 +134,9 @@ struct umirror_park {
 	unsigned int nr_pins;
 	DECLARE_BITMAP(lent, UMIRROR_CHUNK_ENTRIES);
 	DECLARE_BITMAP(lent_write, UMIRROR_CHUNK_ENTRIES);
+	/* Pages umirror_lend_marked() referenced since @referenced_at. */
+	DECLARE_BITMAP(referenced, UMIRROR_CHUNK_ENTRIES);
+	unsigned long referenced_at;
 	u32 first_lent[UMIRROR_CHUNK_ENTRIES];
 	struct umirror_pin pins[UMIRROR_CHUNK_ENTRIES];
 };
@@ -1776,10 +1783,11 @@ static void umirror_mark_lent(struct umirror *um, unsigned long idx,
  * before an invalidation clears it: the entry and PageAnonExclusive() as
  * the locking DOC says, the dirty flag as "Dirtying" in
  * Documentation/mm/umirror.rst shows. The marks also hold the epochs
- * that may use the pages (rule 4), so what is left per page is its bvec
- * and the referenced flag GUP-fast sets (gup_fast_pte_range()). Pages
- * of one PMD mapping share a bvec. Returns the bvecs filled, or 0 if the
- * span must be looked up.
+ * that may use the pages (rule 4), so what is left per page is its bvec,
+ * and the referenced flag GUP-fast sets on each pin (gup_fast_pte_range()),
+ * here once per UMIRROR_REFERENCE_PERIOD for a page in steady use, which
+ * keeps struct page out of most lends. Pages of one PMD mapping share a
+ * bvec. Returns the bvecs filled, or 0 if the span must be looked up.
  */
 static unsigned int umirror_lend_marked(struct umirror *um, unsigned long idx,
 					unsigned long last, unsigned int offset,
@@ -1789,10 +1797,11 @@ static unsigned int umirror_lend_marked(struct umirror *um, unsigned long idx,
 	unsigned long slot = idx % UMIRROR_CHUNK_ENTRIES;
 	unsigned long end = slot + (last - idx);
 	unsigned long *chunk = umirror_chunk(um, idx);
-	unsigned long entry, pfn, prev = 0;
+	unsigned long entry, pfn, prev = 0, first = slot;
 	struct umirror_park *park;
 	struct folio *folio;
 	unsigned int nr = 0, order;
+	bool reference;
 	size_t bytes;
 
 	lockdep_assert_held(&um->lock);
@@ -1802,6 +1811,11 @@ static unsigned int umirror_lend_marked(struct umirror *um, unsigned long idx,
 	if (find_next_zero_bit(write ? park->lent_write : park->lent, end + 1,
 			       slot) <= end)
 		return 0;
+	if (time_after(jiffies, park->referenced_at + UMIRROR_REFERENCE_PERIOD)) {
+		bitmap_zero(park->referenced, UMIRROR_CHUNK_ENTRIES);
+		park->referenced_at = jiffies;
+	}
+	reference = find_next_zero_bit(park->referenced, end + 1, slot) <= end;
 	for (; slot <= end; slot++, offset = 0, len -= bytes) {
 		entry = chunk[slot];
 		pfn = entry & ~HMM_PFN_FLAGS;
@@ -1814,12 +1828,16 @@ static unsigned int umirror_lend_marked(struct umirror *um, unsigned long idx,
 		}
 		if (nr == max_bv)
 			return 0;
-		folio = pfn_folio(pfn);
-		if (!folio_test_referenced(folio))
-			folio_set_referenced(folio);
+		if (reference) {
+			folio = pfn_folio(pfn);
+			if (!folio_test_referenced(folio))
+				folio_set_referenced(folio);
+		}
 		bvec_set_page(&bv[nr++], pfn_to_page(pfn), bytes, offset);
 		prev = pfn;
 	}
+	if (reference)
+		bitmap_set(park->referenced, first, end - first + 1);
 	return nr;
 }
 

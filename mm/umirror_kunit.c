@@ -1656,10 +1656,14 @@ static void umirror_test_lend_marked(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, nr, 4);
 
 	/* Both directions now come from the marks, with the same bvecs. */
+	for (i = 0; i < nr; i++)
+		folio_clear_referenced(page_folio(bv[i].bv_page));
 	KUNIT_ASSERT_EQ(test, umirror_map_bvec(&um, addr + 100, len, true, again,
 					       4, &nr2, &ticket), 0);
 	KUNIT_ASSERT_EQ(test, nr2, nr);
 	for (i = 0; i < nr; i++) {
+		/* Referenced as GUP-fast would, the first time in a period. */
+		KUNIT_EXPECT_TRUE(test, folio_test_referenced(page_folio(again[i].bv_page)));
 		KUNIT_EXPECT_PTR_EQ(test, again[i].bv_page, bv[i].bv_page);
 		KUNIT_EXPECT_EQ(test, again[i].bv_offset, bv[i].bv_offset);
 		KUNIT_EXPECT_EQ(test, again[i].bv_len, bv[i].bv_len);
