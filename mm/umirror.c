@@ -40,11 +40,11 @@
  *
  * 4. A lent span is counted in the mirror's current epoch, in the same
  *    hold of &umirror.lock as the lookup of its entries, and each entry
- *    it used records the first epoch that used it; the mark stays until
- *    the entry is cleared, and a span whose entries are all marked needs
- *    no lookup (umirror_lend_marked()). An invalidation that
- *    clears such an entry while a span of an epoch from that first one
- *    on is out takes a FOLL_PIN pin on the page (the PTE still maps it,
+ *    it used is marked with the first and the last epoch that used it;
+ *    the mark stays until the entry is cleared, and a span whose entries
+ *    are all marked needs no lookup (umirror_lend_marked()). An
+ *    invalidation that clears such an entry while a span of an epoch
+ *    between those two is out takes a FOLL_PIN pin on the page (the PTE still maps it,
  *    so its refcount is not zero and no freeze can have succeeded), parks
  *    it with the epochs it waits for, and moves new spans to the next
  *    epoch. The release work drops the pin, dirtying a page a device may
@@ -121,14 +121,15 @@
  */
 struct umirror_pin {
 	unsigned long entry;
-	u32 first;
-	u32 last;
+	u64 first;
+	u64 last;
 };
 
 /*
  * Rule 4 state of one chunk: which entries lent spans used (@lent, and
- * @lent_write for spans a device writes) and from which epoch
- * (@first_lent), and the pins parked for its entries.
+ * @lent_write for spans a device writes), the first and the last epoch
+ * that used each since it was faulted (@first_lent, @last_lent), and the
+ * pins parked for its entries.
  */
 struct umirror_park {
 	unsigned int nr_pins;
@@ -137,7 +138,8 @@ struct umirror_park {
 	/* Pages umirror_lend_marked() referenced since @referenced_at. */
 	DECLARE_BITMAP(referenced, UMIRROR_CHUNK_ENTRIES);
 	unsigned long referenced_at;
-	u32 first_lent[UMIRROR_CHUNK_ENTRIES];
+	u64 first_lent[UMIRROR_CHUNK_ENTRIES];
+	u64 last_lent[UMIRROR_CHUNK_ENTRIES];
 	struct umirror_pin pins[UMIRROR_CHUNK_ENTRIES];
 };
 
@@ -170,11 +172,6 @@ static bool umirror_same_page(unsigned long a, unsigned long b)
 	return !((a ^ b) & ~HMM_PFN_FLAGS);
 }
 
-/* Whether epoch @e may still have spans out: it lies in [oldest, epoch]. */
-static bool umirror_epoch_live(struct umirror *um, u32 e)
-{
-	return e - um->oldest <= um->epoch - um->oldest;
-}
 
 /* Move the oldest epoch past those whose spans are all returned. */
 static void umirror_drain_epochs(struct umirror *um)
@@ -186,26 +183,18 @@ static void umirror_drain_epochs(struct umirror *um)
 }
 
 /*
- * Whether a span of an epoch in [@first, @last] may be out. An epoch
- * that is not live has drained, whatever wrap its number has seen.
+ * Whether a span of an epoch in [@first, @last] may be out. Epochs before
+ * the oldest have drained; at most UMIRROR_EPOCHS are live
+ * (umirror_next_epoch()). Epochs are 64 bits and never wrap.
  */
-static bool umirror_epochs_busy(struct umirror *um, u32 first, u32 last)
+static bool umirror_epochs_busy(struct umirror *um, u64 first, u64 last)
 {
-	unsigned int n;
-	u32 e;
+	u64 e;
 
-	if (!umirror_epoch_live(um, last))
-		return false;
-	if (!umirror_epoch_live(um, first))
-		first = um->oldest;
-	/* Live epochs number at most UMIRROR_EPOCHS: past that, assume busy. */
-	for (e = first, n = 0; n < UMIRROR_EPOCHS; e++, n++) {
+	for (e = max(first, um->oldest); e <= last; e++)
 		if (atomic_read(&um->borrowed[e % UMIRROR_EPOCHS]))
 			return true;
-		if (e == last)
-			return false;
-	}
-	return true;
+	return false;
 }
 
 /*
@@ -234,37 +223,40 @@ static bool umirror_may_lend(struct umirror *um)
 }
 
 /*
- * Park a pin on the page of the valid entry @slot of @park, which the
- * spans from epoch @park->first_lent[@slot] on may be using. The PTE
- * still maps the page (rule 4), so its refcount is held and the grab
- * cannot fail; a slot keeps at most one pin, whose epochs grow.
+ * Park a pin on the page of the valid entry @slot of @park, which spans
+ * of epochs [@park->first_lent[@slot], @park->last_lent[@slot]] may be
+ * using; a page a span
+ * lent for a device write is dirtied when the pin goes, whatever the
+ * entry allows now. The PTE still maps the page (rule 4), so its
+ * refcount is held and the grab cannot fail; a slot keeps at most one
+ * pin, whose epochs grow.
  */
 static bool umirror_park_entry(struct umirror *um, struct umirror_park *park,
 			       unsigned int slot, unsigned long entry)
 {
 	struct umirror_pin *pin = &park->pins[slot];
-	unsigned long dirty = test_bit(slot, park->lent_write) &&
-			      (entry & HMM_PFN_WRITE) ? HMM_PFN_WRITE : 0;
+	unsigned long dirty = test_bit(slot, park->lent_write) ?
+			      HMM_PFN_WRITE : 0;
 	struct page *page = hmm_pfn_to_page(entry);
+	u64 first = park->first_lent[slot], last = park->last_lent[slot];
 
 	lockdep_assert_held(&um->lock);
-	if (!umirror_epochs_busy(um, park->first_lent[slot], um->epoch))
+	if (!umirror_epochs_busy(um, first, last))
 		return false;
 	if (pin->entry) {
 		/* A fault keeps a pin in its park only on its own page. */
 		VM_WARN_ON_ONCE(!umirror_same_page(pin->entry, entry));
 		pin->entry |= dirty;
-		if (!umirror_epoch_live(um, pin->first))
-			pin->first = um->oldest;
-		pin->last = um->epoch;
+		pin->first = min(pin->first, first);
+		pin->last = max(pin->last, last);
 		return true;
 	}
 	/* Cannot fail on a mapped page: refcount held, no freeze possible. */
 	if (WARN_ON_ONCE(try_grab_folio(page_folio(page), 1, FOLL_PIN)))
 		return false;
 	pin->entry = page_to_pfn(page) | HMM_PFN_VALID | dirty;
-	pin->first = park->first_lent[slot];
-	pin->last = um->epoch;
+	pin->first = first;
+	pin->last = last;
 	park->nr_pins++;
 	um->stats.parks++;
 	/* umirror_unmap_bvec() reads it without the lock. */
@@ -1730,28 +1722,22 @@ static unsigned long umirror_folio_run(struct umirror *um, unsigned long idx,
 }
 
 /*
- * Whether pages of this mm may change under a lent span with no
- * invalidation. s390's make_folio_secure() (arch/s390/kernel/uv.c) hands
- * a page to a protected guest when folio_ref_freeze() succeeds, without
- * calling the notifiers: only a reference, such as a pin, stops it. An
- * mm can become a KVM guest's (s390_enable_sie()) only if it was created
- * with page status extensions allocated, which never changes after.
+ * Whether pages may change under a lent span with no invalidation. s390's
+ * make_folio_secure() (arch/s390/kernel/uv.c) hands a page to a protected
+ * KVM guest once folio_ref_freeze() succeeds at the count its mappings
+ * explain (expected_folio_refs()), without calling any notifier; the page
+ * may be mapped by this mm too, a memfd shared with the guest's VMM. Only
+ * a reference, such as a pin, stops it: with KVM's page status extensions
+ * built in, spans are pinned, never lent.
  */
-static bool umirror_lend_refused(struct umirror *um)
+static bool umirror_lend_refused(void)
 {
-#ifdef CONFIG_PGSTE
-	return mm_alloc_pgste(um->mm);
-#else
-	return false;
-#endif
+	return IS_ENABLED(CONFIG_PGSTE);
 }
 
 /*
  * Record that a span lent in the current epoch uses pages [idx, idx +
- * npages), and a device writes them with @write (rule 4). An entry keeps
- * the first epoch that used it while that epoch is live; one no longer
- * live is replaced by the oldest live epoch, not the current one, as
- * spans of any live epoch may still use the page.
+ * npages), and a device writes them with @write (rule 4).
  */
 static void umirror_mark_lent(struct umirror *um, unsigned long idx,
 			      unsigned long npages, bool write)
@@ -1765,8 +1751,7 @@ static void umirror_mark_lent(struct umirror *um, unsigned long idx,
 		slot = idx % UMIRROR_CHUNK_ENTRIES;
 		if (!__test_and_set_bit(slot, park->lent))
 			park->first_lent[slot] = um->epoch;
-		else if (!umirror_epoch_live(um, park->first_lent[slot]))
-			park->first_lent[slot] = um->oldest;
+		park->last_lent[slot] = um->epoch;
 		if (write)
 			__set_bit(slot, park->lent_write);
 	}
@@ -1782,9 +1767,8 @@ static void umirror_mark_lent(struct umirror *um, unsigned long idx,
  * (umirror_clear(), umirror_publish()), and none of those facts changes
  * before an invalidation clears it: the entry and PageAnonExclusive() as
  * the locking DOC says, the dirty flag as "Dirtying" in
- * Documentation/mm/umirror.rst shows. The marks also hold the epochs
- * that may use the pages (rule 4), so what is left per page is its bvec,
- * and the referenced flag GUP-fast sets on each pin (gup_fast_pte_range()),
+ * Documentation/mm/umirror.rst shows. What is left per page is its bvec,
+ * the epoch it is lent in (rule 4), and the referenced flag GUP-fast sets on each pin (gup_fast_pte_range()),
  * here once per UMIRROR_REFERENCE_PERIOD for a page in steady use, which
  * keeps struct page out of most lends. Pages of one PMD mapping share a
  * bvec. Returns the bvecs filled, or 0 if the span must be looked up.
@@ -1818,6 +1802,10 @@ static unsigned int umirror_lend_marked(struct umirror *um, unsigned long idx,
 	reference = find_next_zero_bit(park->referenced, end + 1, slot) <= end;
 	for (; slot <= end; slot++, offset = 0, len -= bytes) {
 		entry = chunk[slot];
+		/* A valid entry republished without write keeps its marks. */
+		if (!umirror_entry_usable(entry, write))
+			return 0;
+		park->last_lent[slot] = um->epoch;
 		pfn = entry & ~HMM_PFN_FLAGS;
 		order = hmm_pfn_to_map_order(entry);
 		bytes = min_t(size_t, len, PAGE_SIZE - offset);
@@ -1874,7 +1862,7 @@ static int __umirror_pin_bvec(struct umirror *um, unsigned long uaddr,
 		return -EINVAL;
 	if (!len)
 		return 0;
-	if (ticket && umirror_lend_refused(um)) {
+	if (ticket && umirror_lend_refused()) {
 		spin_lock(&um->lock);
 		um->stats.map_busy++;
 		spin_unlock(&um->lock);
@@ -1972,6 +1960,7 @@ static int __umirror_pin_bvec(struct umirror *um, unsigned long uaddr,
 		len -= bytes;
 	}
 	if (ticket) {
+		/* UMIRROR_EPOCHS divides 2^32: the ticket names the slot. */
 		*ticket = um->epoch;
 		atomic_inc(&um->borrowed[um->epoch % UMIRROR_EPOCHS]);
 		um->stats.maps++;
@@ -2099,8 +2088,8 @@ EXPORT_SYMBOL_GPL(umirror_unpin_bvec);
  *
  * Return: 0, -EBUSY if the span is longer than 256 pages, if too many
  * spans are still out across invalidations, if its pages keep being
- * invalidated while it is looked up, or for an mm whose pages can change
- * without an invalidation (s390 KVM guests): pin it with
+ * invalidated while it is looked up, or on s390 with KVM, where pages can
+ * change without an invalidation: pin it with
  * umirror_pin_bvec() instead; -EINVAL for a zero length or a mirror
  * without UMIRROR_MAP, or an errno as for umirror_pin_bvec().
  */

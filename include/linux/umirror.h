@@ -85,7 +85,8 @@ struct umirror_park;
  *	took on them
  * @spills: parked pins moved out of their park when a new page was
  *	faulted in their place; struct umirror_spill, under @lock
- * @epoch: the epoch new borrowed spans are counted in, under @lock
+ * @epoch: the epoch new borrowed spans are counted in, under @lock; 64
+ *	bits, so that an epoch number is never reused
  * @oldest: no span of an epoch before it is outstanding, under @lock
  * @epochs_full: @epoch could not move on after a park: lending stops
  *	until it can, under @lock
@@ -109,8 +110,8 @@ struct umirror {
 	unsigned long nr_chunks;
 	struct umirror_park **parks;
 	struct list_head spills;
-	u32 epoch;
-	u32 oldest;
+	u64 epoch;
+	u64 oldest;
 	bool epochs_full;
 	atomic_t borrowed[UMIRROR_EPOCHS];
 	struct delayed_work release_work;
