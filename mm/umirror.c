@@ -1763,15 +1763,17 @@ static void umirror_mark_lent(struct umirror *um, unsigned long idx,
  * span lies in one chunk and each entry is marked lent, or lent_write for
  * a device write. __umirror_pin_bvec() marks an entry only once it found
  * it usable as asked and not to be unshared, made its folio accessible,
- * and for lent_write dirtied it; the mark is cleared with the entry
- * (umirror_clear(), umirror_publish()), and none of those facts changes
- * before an invalidation clears it: the entry and PageAnonExclusive() as
- * the locking DOC says, the dirty flag as "Dirtying" in
- * Documentation/mm/umirror.rst shows. What is left per page is its bvec,
- * the epoch it is lent in (rule 4), and the referenced flag GUP-fast sets on each pin (gup_fast_pte_range()),
- * here once per UMIRROR_REFERENCE_PERIOD for a page in steady use, which
- * keeps struct page out of most lends. Pages of one PMD mapping share a
- * bvec. Returns the bvecs filled, or 0 if the span must be looked up.
+ * and for lent_write dirtied it. The mark is cleared with the entry
+ * (umirror_clear(), umirror_publish()), and until then the page stays
+ * exclusive (the locking DOC) and dirty ("Dirtying" in
+ * Documentation/mm/umirror.rst); only the entry's write permission may
+ * go, in a republish of the same page, so each entry is still checked.
+ * What is left per page is that check, its bvec, the epoch it is lent in
+ * (rule 4), and the referenced flag GUP-fast sets on each pin
+ * (gup_fast_pte_range()), here once per UMIRROR_REFERENCE_PERIOD for a
+ * page in steady use, which keeps struct page out of most lends. Pages of
+ * one PMD mapping share a bvec. Returns the bvecs filled, or 0 if the span
+ * must be looked up.
  */
 static unsigned int umirror_lend_marked(struct umirror *um, unsigned long idx,
 					unsigned long last, unsigned int offset,
