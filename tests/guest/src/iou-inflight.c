@@ -15,6 +15,12 @@
  *   fork      forks, and writes the span while the child lives: fork
  *             copied the pages for the child, so the parent keeps its
  *             own (same pfns), as it does with pins.
+ *   busy      reads run back to back on the span while the other half
+ *             of the buffer, read before, is idle: move_pages() moves no
+ *             page being read, moves the idle half even though spans are
+ *             out on the other (a page is pinned only while a span that
+ *             used it is out), and moves the busy half once reads stop;
+ *             compaction runs meanwhile.
  *
  *   oom       (lent spans only) the process, in a 32 MiB memcg, is
  *             OOM-killed with a read in flight on a device that takes 10 s,
@@ -55,6 +61,8 @@
 #define max(a, b)	((a) > (b) ? (a) : (b))
 #define PAGE		4096
 #define SIZE		(NPAGES * PAGE)
+/* The registered buffer: the SIZE bytes the cases read, then as many idle. */
+#define BUF_SIZE	(2 * SIZE)
 #define SYSCTL		"/proc/sys/kernel/io_uring_unpinned_request_pins"
 
 enum mode { LENT, REQUEST_PINS, PINNED };
@@ -115,14 +123,14 @@ static void setup(struct io_uring *ring, unsigned char **buf, enum mode mode)
 		errno = -ret;
 		die("io_uring_queue_init");
 	}
-	*buf = map_anon(SIZE, PROT_READ | PROT_WRITE);
-	if (madvise(*buf, SIZE, MADV_NOHUGEPAGE))
+	*buf = map_anon(BUF_SIZE, PROT_READ | PROT_WRITE);
+	if (madvise(*buf, BUF_SIZE, MADV_NOHUGEPAGE))
 		die("madvise");
-	memset(*buf, 0xaa, SIZE);
+	memset(*buf, 0xaa, BUF_SIZE);
 	if (write_file(SYSCTL, mode == REQUEST_PINS ? "1" : "0"))
 		die(SYSCTL);
 	iov.iov_base = *buf;
-	iov.iov_len = SIZE;
+	iov.iov_len = BUF_SIZE;
 	rr.flags = mode == PINNED ? 0 : IORING_RSRC_REGISTER_UNPINNED;
 	rr.data = (uintptr_t)&iov;
 	if (sys_register(ring->ring_fd, IORING_REGISTER_BUFFERS2, &rr, sizeof(rr)))
@@ -162,7 +170,7 @@ static void teardown(struct io_uring *ring, unsigned char *buf)
 	long left;
 
 	io_uring_queue_exit(ring);
-	munmap(buf, SIZE);
+	munmap(buf, BUF_SIZE);
 	write_file(SYSCTL, "0");
 	left = pins_settled(pins_idle) - pins_idle;
 	if (left)
@@ -280,6 +288,132 @@ static void case_fork(enum mode mode)
 	tap(res == SIZE && kept == NPAGES,
 	    "%s, fork: the parent kept %u of %d pages across fork and its writes",
 	    mode_name[mode], kept, NPAGES);
+	teardown(&ring, buf);
+}
+
+/* Pages of @pages that move_pages() moved off node @from now. */
+static unsigned int move_all(void **pages, int from)
+{
+	int nodes[NPAGES], status[NPAGES];
+	unsigned int i, moved = 0;
+
+	for (i = 0; i < NPAGES; i++)
+		nodes[i] = !from;
+	syscall(__NR_move_pages, 0, NPAGES, pages, nodes, status, MPOL_MF_MOVE);
+	for (i = 0; i < NPAGES; i++)
+		moved += node_of(pages[i]) != from;
+	return moved;
+}
+
+#define BUSY_QD		3
+
+struct busy_reads {
+	struct io_uring *ring;
+	unsigned char *buf;
+	int stop;
+	int submitted;
+	int done;
+	int failed;
+};
+
+static void submit_busy_read(struct busy_reads *br)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(br->ring);
+
+	io_uring_prep_read_fixed(sqe, dev_fd, br->buf, SIZE, 0, 0);
+	if (io_uring_submit(br->ring) != 1)
+		die("submit");
+	__atomic_add_fetch(&br->submitted, 1, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * BUSY_QD reads of the first SIZE bytes, 100 ms apart on the 300 ms
+ * device, each submitted again as it ends until told to stop: some read
+ * of those pages is always in flight.
+ */
+static void *busy_thread(void *arg)
+{
+	struct busy_reads *br = arg;
+	struct io_uring_cqe *cqe;
+	int inflight, res;
+
+	for (inflight = 0; inflight < BUSY_QD; inflight++) {
+		submit_busy_read(br);
+		usleep(100000);
+	}
+	while (inflight) {
+		if (io_uring_wait_cqe(br->ring, &cqe))
+			die("wait");
+		res = cqe->res;
+		io_uring_cqe_seen(br->ring, cqe);
+		inflight--;
+		__atomic_add_fetch(&br->done, 1, __ATOMIC_SEQ_CST);
+		br->failed += res != SIZE;
+		if (!__atomic_load_n(&br->stop, __ATOMIC_SEQ_CST)) {
+			submit_busy_read(br);
+			inflight++;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * busy: reads run back to back on the first half of the buffer while the
+ * second half, read once before, is idle. A move_pages() of the busy half
+ * while reads are in flight moves nothing (and, with lent spans, starts a
+ * new epoch); once the reads from before it have ended, the idle half
+ * moves at the first try, as its spans are all returned, though later
+ * spans are out on the other half; compaction runs; the busy half moves
+ * once the reads stop.
+ */
+static void case_busy(enum mode mode)
+{
+	unsigned int i, busy_moved = 0, idle_moved, after_moved;
+	long want = mode == PINNED ? 0 : NPAGES;
+	void *busy[NPAGES], *idle[NPAGES];
+	struct busy_reads br = { 0 };
+	struct io_uring ring;
+	unsigned char *buf;
+	pthread_t thread;
+	long base;
+	int from, first;
+
+	setup(&ring, &buf, mode);
+	for (i = 0; i < NPAGES; i++) {
+		busy[i] = buf + i * PAGE;
+		idle[i] = buf + SIZE + i * PAGE;
+	}
+	from = node_of(buf);
+	/* The idle half is read, and returned, before anything else. */
+	start_read(&ring, buf + SIZE);
+	if (end_read(&ring) != SIZE)
+		die("read of the idle half");
+	base = pins_now();
+	br.ring = &ring;
+	br.buf = buf;
+	if (pthread_create(&thread, NULL, busy_thread, &br))
+		die("pthread_create");
+	usleep(350000);
+	busy_moved += move_all(busy, from);
+	/* Until the reads issued before that move have all ended, in order. */
+	first = __atomic_load_n(&br.submitted, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&br.done, __ATOMIC_SEQ_CST) < first)
+		usleep(10000);
+	idle_moved = move_all(idle, from);
+	write_file("/proc/sys/vm/compact_memory", "1");
+	for (i = 0; i < 5; i++) {
+		usleep(100000);
+		busy_moved += move_all(busy, from);
+	}
+	__atomic_store_n(&br.stop, 1, __ATOMIC_SEQ_CST);
+	pthread_join(thread, NULL);
+	pins_settled(base);
+	after_moved = move_all(busy, from);
+	tap(br.failed == 0 && busy_moved == 0 && idle_moved == want &&
+	    after_moved == want,
+	    "%s, busy: %d reads back to back (%d failed); the busy pages moved %u times while read (want 0), %u after (want %ld); the idle ones, %u (want %ld)",
+	    mode_name[mode], br.done, br.failed, busy_moved, after_moved, want,
+	    idle_moved, want);
 	teardown(&ring, buf);
 }
 
@@ -464,7 +598,7 @@ int main(int argc, char **argv)
 		die("pwrite");
 	munmap(pattern, SIZE);
 	pins_idle = pins_now();
-	printf("TAP version 13\n1..%d\n", 13);
+	printf("TAP version 13\n1..%d\n", 16);
 	for (mode = LENT; mode <= PINNED; mode++) {
 		case_idle(mode);
 		case_dontneed(mode);
@@ -473,6 +607,10 @@ int main(int argc, char **argv)
 		else
 			skip("migrate", "one NUMA node");
 		case_fork(mode);
+		if (numa)
+			case_busy(mode);
+		else
+			skip("busy", "one NUMA node");
 	}
 	if (argc == 4)
 		case_oom(argv[2], argv[3]);
