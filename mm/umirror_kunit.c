@@ -277,22 +277,32 @@ static unsigned long pins_outstanding(void)
 }
 
 #ifdef CONFIG_TRANSPARENT_HUGEPAGE
-/* Case 4: a THP pins as one bvec per folio; pins are balanced. */
-static void umirror_test_thp_pin(struct kunit *test)
+/*
+ * 2 MiB of anonymous memory, PMD-aligned, asked to be a THP, its first
+ * byte written; whether it got one is for the caller to check.
+ */
+static unsigned long map_thp(struct kunit *test)
 {
-	const size_t size = 2 * HPAGE_PMD_SIZE;
-	unsigned long map = map_anon(test, size, PROT_READ | PROT_WRITE);
+	unsigned long map = map_anon(test, 2 * HPAGE_PMD_SIZE,
+				     PROT_READ | PROT_WRITE);
 	unsigned long addr = ALIGN(map, HPAGE_PMD_SIZE);
-	unsigned long outstanding = pins_outstanding();
-	struct bio_vec bv[4];
-	struct folio *folio;
-	unsigned int nr, pincount;
-	struct umirror um;
 	u8 one = 1;
 
 	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr, HPAGE_PMD_SIZE,
 					 MADV_HUGEPAGE), 0);
 	fill_user(test, addr, &one, 1);
+	return addr;
+}
+
+/* Case 4: a THP pins as one bvec per folio; pins are balanced. */
+static void umirror_test_thp_pin(struct kunit *test)
+{
+	unsigned long addr = map_thp(test);
+	unsigned long outstanding = pins_outstanding();
+	struct bio_vec bv[4];
+	struct folio *folio;
+	unsigned int nr, pincount;
+	struct umirror um;
 
 	init_mirror(test, &um, addr, HPAGE_PMD_SIZE, UMIRROR_WRITE);
 	KUNIT_ASSERT_EQ(test, umirror_pin_bvec(&um, addr, HPAGE_PMD_SIZE, true,
@@ -332,9 +342,7 @@ static void umirror_test_thp_pin(struct kunit *test)
  */
 static void umirror_test_thp_split_before_pin(struct kunit *test)
 {
-	const size_t size = 2 * HPAGE_PMD_SIZE;
-	unsigned long map = map_anon(test, size, PROT_READ | PROT_WRITE);
-	unsigned long addr = ALIGN(map, HPAGE_PMD_SIZE);
+	unsigned long addr = map_thp(test);
 	unsigned long outstanding = pins_outstanding();
 	const size_t span = HPAGE_PMD_SIZE - PAGE_SIZE;
 	struct page *first, *last;
@@ -342,11 +350,7 @@ static void umirror_test_thp_split_before_pin(struct kunit *test)
 	struct bio_vec bv[4];
 	unsigned int nr;
 	struct umirror um;
-	u8 one = 1;
 
-	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr, HPAGE_PMD_SIZE,
-					 MADV_HUGEPAGE), 0);
-	fill_user(test, addr, &one, 1);
 	init_mirror(test, &um, addr, HPAGE_PMD_SIZE, UMIRROR_WRITE);
 	KUNIT_ASSERT_EQ(test, umirror_fault(&um, addr, HPAGE_PMD_SIZE, true), 0);
 	KUNIT_ASSERT_EQ(test, get_user_pages_fast(addr, 1, 0, &first), 1);
@@ -717,7 +721,7 @@ static void umirror_test_batch(struct kunit *test)
 	unsigned long at = addr + 2 * PAGE_SIZE - 32;
 	struct batch_args args;
 	struct umirror_batch b;
-	struct umirror um, um2;
+	struct umirror um, *um2;
 	unsigned int tries = 0, i, bad;
 	u8 buf[64];
 	u64 val;
@@ -815,14 +819,17 @@ static void umirror_test_batch(struct kunit *test)
 	umirror_fini(&um);
 
 	/* A valid read-only entry (the zero page): reads hit, writes miss. */
-	init_mirror(test, &um2, fresh, PAGE_SIZE, UMIRROR_WRITE);
-	KUNIT_ASSERT_EQ(test, umirror_fault(&um2, fresh, PAGE_SIZE, false), 0);
-	umirror_batch_begin(&um2, &b);
+	/* On the heap: two mirrors would make the frame too large. */
+	um2 = kunit_kzalloc(test, sizeof(*um2), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, um2);
+	init_mirror(test, um2, fresh, PAGE_SIZE, UMIRROR_WRITE);
+	KUNIT_ASSERT_EQ(test, umirror_fault(um2, fresh, PAGE_SIZE, false), 0);
+	umirror_batch_begin(um2, &b);
 	KUNIT_EXPECT_EQ(test, umirror_batch_get(&b, fresh, &val, 8), 0);
 	KUNIT_EXPECT_EQ(test, umirror_batch_put(&b, fresh, 1, 8), -EAGAIN);
 	umirror_batch_end(&b);
 	KUNIT_EXPECT_TRUE(test, b.miss_write);
-	umirror_fini(&um2);
+	umirror_fini(um2);
 }
 
 struct batch_zap {
@@ -1732,17 +1739,12 @@ static void umirror_test_lend_marked(struct kunit *test)
  */
 static void umirror_test_lend_marked_thp(struct kunit *test)
 {
-	unsigned long map = map_anon(test, 2 * HPAGE_PMD_SIZE, PROT_READ | PROT_WRITE);
-	unsigned long addr = ALIGN(map, HPAGE_PMD_SIZE);
+	unsigned long addr = map_thp(test);
 	struct umirror_stats stats;
 	struct bio_vec bv[4];
 	struct umirror um;
 	unsigned int nr;
-	u8 one = 1;
 
-	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr, HPAGE_PMD_SIZE,
-					 MADV_HUGEPAGE), 0);
-	fill_user(test, addr, &one, 1);
 	init_mirror(test, &um, addr, HPAGE_PMD_SIZE, UMIRROR_WRITE | UMIRROR_MAP);
 	lend_and_return(test, &um, addr + 100, SZ_64K, true, bv, &nr);
 	if (folio_order(page_folio(bv[0].bv_page)) != HPAGE_PMD_ORDER) {
