@@ -1329,7 +1329,8 @@ static struct io_imu_pins *io_imu_pins_get(struct io_imu_pins **holder,
  * Take the pages of [buf_addr, buf_addr + len) as the registering process
  * maps them now. One bvec per folio run, so at most one per page. With
  * @lend, and unless kernel.io_uring_unpinned_request_pins says otherwise,
- * the mirror lends them without page references (umirror_map_bvec());
+ * the mirror lends them without page references (umirror_map_iter(),
+ * which may set @iter over bvecs it keeps, as a pinned import does);
  * else, or when it cannot, they are pinned. With @nowait nothing sleeps:
  * only pages already in the mirror's cache are used, and any miss is
  * -EAGAIN.
@@ -1375,15 +1376,21 @@ static int io_import_unpinned(int ddir, struct iov_iter *iter,
 	ret = -EBUSY;
 	if (lend && len && !READ_ONCE(sysctl_io_uring_unpinned_request_pins)) {
 		if (nowait)
-			ret = umirror_map_bvec_nowait(imu->mirror, buf_addr, len,
-						      ddir == ITER_DEST, bvec,
-						      max_bv, &nr, &pins->ticket);
+			ret = umirror_map_iter_nowait(imu->mirror, buf_addr, len,
+						      ddir == ITER_DEST, iter,
+						      bvec, max_bv,
+						      &pins->ticket);
 		else
-			ret = umirror_map_bvec(imu->mirror, buf_addr, len,
-					       ddir == ITER_DEST, bvec, max_bv,
-					       &nr, &pins->ticket);
-		if (!ret)
+			ret = umirror_map_iter(imu->mirror, buf_addr, len,
+					       ddir == ITER_DEST, iter, bvec,
+					       max_bv, &pins->ticket);
+		if (!ret) {
+			/* @iter may be over the mirror's bvecs, not @bvec. */
 			pins->lender = imu->mirror;
+			pins->bvec = bvec;
+			pins->nr = 0;
+			return 0;
+		}
 	}
 	/* Not lent (too long, too many out across invalidations): pin. */
 	if (ret == -EBUSY && nowait)

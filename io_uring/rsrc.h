@@ -65,7 +65,8 @@ struct io_mapped_ubuf {
  * first import that pins (io_imu_pins_get()), so requests that never pin
  * pay one pointer. @bvec is NULL when nothing is held, else @inline_bvec
  * or @spare; with @lender set it holds no pins but a span @lender lent
- * (umirror_map_bvec()) under @ticket. @spare, an array of @spare_nr bvecs
+ * (umirror_map_iter()) under @ticket, whose iterator may be over the
+ * lender's bvecs rather than @bvec. @spare, an array of @spare_nr bvecs
  * for spans past IO_IMU_PINS_INLINE pages, outlives the pins so that a recycled holder
  * imports again without allocating; io_imu_pins_free() frees it with the
  * holder, and release frees it if larger than IO_IMU_PINS_SPARE_MAX, so

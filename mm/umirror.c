@@ -57,6 +57,17 @@
  *    spans out, lending stops (-EBUSY: the caller pins instead) until the
  *    oldest drains, so parked pins stay bounded however long a span is
  *    out: at most one per entry per epoch.
+ * 5. A span in one chunk, each entry marked and cached, is lent as an
+ *    iterator over the chunk's bvec cache, as a pinned buffer is
+ *    imported (umirror_lend_cached()): no bvec is filled. A cache entry
+ *    names the page of its entry (to the end of a huge mapping,
+ *    umirror_cache()) while the entry's cached bit is set; the
+ *    bit goes with the entry's marks, and with any republication. The
+ *    block layer reads a lent bvec until the I/O ends, so a cache entry a
+ *    span may still use is never rewritten: when an invalidation parks
+ *    the pin of a cached entry, the chunk's cache is held until the spans
+ *    of that entry's epochs are returned, and a new page of the chunk is
+ *    lent from the caller's bvecs until then.
  *
  * While &umirror.lock is held and an entry is valid, the page table entry
  * it was made from has not changed: every change of a present PTE that
@@ -89,6 +100,7 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 #include <linux/umirror.h>
 #include <linux/userfaultfd_k.h>
 
@@ -128,19 +140,33 @@ struct umirror_pin {
 /*
  * Rule 4 state of one chunk: which entries lent spans used (@lent, and
  * @lent_write for spans a device writes), the first and the last epoch
- * that used each since it was faulted (@first_lent, @last_lent), and the
- * pins parked for its entries.
+ * that used each since it was faulted (@first_lent, and @last_lent or,
+ * for the entries in @lent_now, @epoch), and the pins parked for its
+ * entries. @cache holds a bvec per entry for spans lent with no lookup
+ * (rule 5).
  */
 struct umirror_park {
 	unsigned int nr_pins;
 	DECLARE_BITMAP(lent, UMIRROR_CHUNK_ENTRIES);
 	DECLARE_BITMAP(lent_write, UMIRROR_CHUNK_ENTRIES);
-	/* Pages umirror_lend_marked() referenced since @referenced_at. */
+	/* Entries lent in @epoch: their last_lent, folded in lazily. */
+	DECLARE_BITMAP(lent_now, UMIRROR_CHUNK_ENTRIES);
+	u64 epoch;
+	/* Pages umirror_reference() referenced since @referenced_at. */
 	DECLARE_BITMAP(referenced, UMIRROR_CHUNK_ENTRIES);
 	unsigned long referenced_at;
+	/* Entries @cache names as a span reading or writing them may use. */
+	DECLARE_BITMAP(cached, UMIRROR_CHUNK_ENTRIES);
+	DECLARE_BITMAP(cached_write, UMIRROR_CHUNK_ENTRIES);
+	/* Of those, entries of a huge mapping: one bvec to its end. */
+	DECLARE_BITMAP(cached_huge, UMIRROR_CHUNK_ENTRIES);
+	/* Spans up to epoch @cache_until may use a stale @cache entry. */
+	bool cache_held;
+	u64 cache_until;
 	u64 first_lent[UMIRROR_CHUNK_ENTRIES];
 	u64 last_lent[UMIRROR_CHUNK_ENTRIES];
 	struct umirror_pin pins[UMIRROR_CHUNK_ENTRIES];
+	struct bio_vec cache[UMIRROR_CHUNK_ENTRIES];
 };
 
 /* Parked pins moved out of their park by a fault (rule 4). */
@@ -222,9 +248,29 @@ static bool umirror_may_lend(struct umirror *um)
 	return !um->epochs_full;
 }
 
+/* Fold @park's lent_now into last_lent once the epoch moved on. */
+static void umirror_park_epoch(struct umirror *um, struct umirror_park *park)
+{
+	unsigned int slot;
+
+	if (park->epoch == um->epoch)
+		return;
+	for_each_set_bit(slot, park->lent_now, UMIRROR_CHUNK_ENTRIES)
+		park->last_lent[slot] = park->epoch;
+	bitmap_zero(park->lent_now, UMIRROR_CHUNK_ENTRIES);
+	park->epoch = um->epoch;
+}
+
+/* The last epoch a span used entry @slot of @park in. */
+static u64 umirror_last_lent(struct umirror_park *park, unsigned int slot)
+{
+	return test_bit(slot, park->lent_now) ? park->epoch :
+						park->last_lent[slot];
+}
+
 /*
  * Park a pin on the page of the valid entry @slot of @park, which spans
- * of epochs [@park->first_lent[@slot], @park->last_lent[@slot]] may be
+ * of epochs [@park->first_lent[@slot], umirror_last_lent()] may be
  * using; a page a span
  * lent for a device write is dirtied when the pin goes, whatever the
  * entry allows now. The PTE still maps the page (rule 4), so its
@@ -238,7 +284,8 @@ static bool umirror_park_entry(struct umirror *um, struct umirror_park *park,
 	unsigned long dirty = test_bit(slot, park->lent_write) ?
 			      HMM_PFN_WRITE : 0;
 	struct page *page = hmm_pfn_to_page(entry);
-	u64 first = park->first_lent[slot], last = park->last_lent[slot];
+	u64 first = park->first_lent[slot];
+	u64 last = umirror_last_lent(park, slot);
 
 	lockdep_assert_held(&um->lock);
 	if (!umirror_epochs_busy(um, first, last))
@@ -263,6 +310,33 @@ static bool umirror_park_entry(struct umirror *um, struct umirror_park *park,
 	WRITE_ONCE(um->stats.parked, um->stats.parked + 1);
 	um->stats.parked_max = max(um->stats.parked_max, um->stats.parked);
 	return true;
+}
+
+/*
+ * Keep @park's cache entries as they are while spans of epochs up to
+ * @last are out (rule 5).
+ */
+static void umirror_hold_cache(struct umirror_park *park, u64 last)
+{
+	park->cache_until = park->cache_held ? max(park->cache_until, last) :
+					       last;
+	park->cache_held = true;
+}
+
+/* An entry changed: cached again once a span found it usable (rule 5). */
+static void umirror_uncache(struct umirror_park *park, unsigned int slot)
+{
+	__clear_bit(slot, park->cached);
+	__clear_bit(slot, park->cached_write);
+	__clear_bit(slot, park->cached_huge);
+}
+
+/* An entry cleared: no span used its next page yet (rules 4 and 5). */
+static void umirror_clear_marks(struct umirror_park *park, unsigned int slot)
+{
+	__clear_bit(slot, park->lent);
+	__clear_bit(slot, park->lent_write);
+	umirror_uncache(park, slot);
 }
 
 /*
@@ -296,15 +370,16 @@ static unsigned long umirror_clear(struct umirror *um, unsigned long start,
 			park = um->parks[i / UMIRROR_CHUNK_ENTRIES];
 		if (chunk[slot] & HMM_PFN_VALID) {
 			cleared++;
-			if (park && test_bit(slot, park->lent))
-				parked |= umirror_park_entry(um, park, slot,
-							     chunk[slot]);
+			if (park && test_bit(slot, park->lent) &&
+			    umirror_park_entry(um, park, slot, chunk[slot])) {
+				parked = true;
+				if (test_bit(slot, park->cached))
+					umirror_hold_cache(park, umirror_last_lent(park, slot));
+			}
 		}
 		chunk[slot] = 0;
-		if (park) {
-			__clear_bit(slot, park->lent);
-			__clear_bit(slot, park->lent_write);
-		}
+		if (park)
+			umirror_clear_marks(park, slot);
 	}
 	if (parked) {
 		umirror_next_epoch(um);
@@ -854,10 +929,9 @@ static void umirror_publish(struct umirror *um, unsigned long idx,
 			pin->entry = 0;
 			park->nr_pins--;
 		}
-		if (!(*slotp & HMM_PFN_VALID)) {
-			__clear_bit(slot, park->lent);
-			__clear_bit(slot, park->lent_write);
-		}
+		if (!(*slotp & HMM_PFN_VALID))
+			umirror_clear_marks(park, slot);
+		umirror_uncache(park, slot);
 	}
 	*slotp = entry;
 }
@@ -1736,8 +1810,43 @@ static bool umirror_lend_refused(void)
 }
 
 /*
+ * Cache the page of @entry, marked for a span with @write, in @park's
+ * entry @slot, unless spans may still use what the cache entry names now
+ * (rule 5). The page of a huge mapping (PMD, or hugetlb) is cached as a
+ * bvec to the end of the mapping or of the chunk, whichever comes first:
+ * every page there is mapped as long as @entry is valid, since any change
+ * of a huge mapping (zap, split, migration, protection) invalidates all
+ * of it, __split_huge_pmd() and try_to_migrate_one() included.
+ */
+static void umirror_cache(struct umirror *um, struct umirror_park *park,
+			  unsigned int slot, unsigned long entry, bool write)
+{
+	unsigned int order = hmm_pfn_to_map_order(entry);
+	unsigned long pfn = entry & ~HMM_PFN_FLAGS;
+	struct bio_vec *bv = &park->cache[slot];
+	struct page *page = pfn_to_page(pfn);
+	unsigned long npages;
+
+	npages = (1UL << order) - (pfn & ((1UL << order) - 1));
+	npages = min(npages, UMIRROR_CHUNK_ENTRIES - slot);
+	if (bv->bv_page != page || bv->bv_len != npages << PAGE_SHIFT) {
+		if (park->cache_held &&
+		    umirror_epochs_busy(um, um->oldest, park->cache_until))
+			return;
+		park->cache_held = false;
+		bvec_set_page(bv, page, npages << PAGE_SHIFT, 0);
+	}
+	__set_bit(slot, park->cached);
+	if (write)
+		__set_bit(slot, park->cached_write);
+	if (npages > 1)
+		__set_bit(slot, park->cached_huge);
+}
+
+/*
  * Record that a span lent in the current epoch uses pages [idx, idx +
- * npages), and a device writes them with @write (rule 4).
+ * npages), and a device writes them with @write (rule 4); cache them
+ * (rule 5).
  */
 static void umirror_mark_lent(struct umirror *um, unsigned long idx,
 			      unsigned long npages, bool write)
@@ -1749,12 +1858,111 @@ static void umirror_mark_lent(struct umirror *um, unsigned long idx,
 	for (; npages; npages--, idx++) {
 		park = um->parks[idx / UMIRROR_CHUNK_ENTRIES];
 		slot = idx % UMIRROR_CHUNK_ENTRIES;
+		umirror_park_epoch(um, park);
 		if (!__test_and_set_bit(slot, park->lent))
 			park->first_lent[slot] = um->epoch;
-		park->last_lent[slot] = um->epoch;
+		__set_bit(slot, park->lent_now);
 		if (write)
 			__set_bit(slot, park->lent_write);
+		umirror_cache(um, park, slot, umirror_pfn(um, idx), write);
 	}
+}
+
+/*
+ * Whether all bits [@first, @last] of @map are set; a span of a few pages
+ * usually lies in one word, tested inline.
+ */
+static bool umirror_all_set(const unsigned long *map, unsigned long first,
+			    unsigned long last)
+{
+	if (first / BITS_PER_LONG == last / BITS_PER_LONG) {
+		unsigned long mask = GENMASK(last % BITS_PER_LONG,
+					     first % BITS_PER_LONG);
+
+		return (map[first / BITS_PER_LONG] & mask) == mask;
+	}
+	return find_next_zero_bit(map, last + 1, first) > last;
+}
+
+/* Whether no bit [@first, @last] of @map is set. */
+static bool umirror_none_set(const unsigned long *map, unsigned long first,
+			     unsigned long last)
+{
+	if (first / BITS_PER_LONG == last / BITS_PER_LONG)
+		return !(map[first / BITS_PER_LONG] &
+			 GENMASK(last % BITS_PER_LONG, first % BITS_PER_LONG));
+	return find_next_bit(map, last + 1, first) > last;
+}
+
+/*
+ * Whether pages [@slot, @end] of @park's chunk are due the referenced
+ * flag GUP-fast sets on each pin (gup_fast_pte_range()): here once per
+ * UMIRROR_REFERENCE_PERIOD for a page in steady use, which keeps struct
+ * page out of most lends.
+ */
+static bool umirror_reference_due(struct umirror_park *park,
+				  unsigned long slot, unsigned long end)
+{
+	if (time_after(jiffies, park->referenced_at + UMIRROR_REFERENCE_PERIOD)) {
+		bitmap_zero(park->referenced, UMIRROR_CHUNK_ENTRIES);
+		park->referenced_at = jiffies;
+	}
+	return !umirror_all_set(park->referenced, slot, end);
+}
+
+static void umirror_reference(struct folio *folio)
+{
+	if (!folio_test_referenced(folio))
+		folio_set_referenced(folio);
+}
+
+/*
+ * Lend the span of pages [@idx, @last] as an iterator over its chunk's
+ * bvec cache (rule 5), set up as io_import_fixed() does over a pinned
+ * buffer's bvecs: the span lies in one chunk and each entry is cached for
+ * the access, so a span before found it usable, touched, dirtied and
+ * marked it as umirror_lend_marked() needs; either all its pages are
+ * small, or its first page's bvec, to the end of its huge mapping, holds
+ * it all. What is left is bitmaps: the check, the epoch the span is lent
+ * in (rule 4), and the referenced flags once a period. Returns whether
+ * the span was lent.
+ */
+static bool umirror_lend_cached(struct umirror *um, unsigned long idx,
+				unsigned long last, unsigned int offset,
+				size_t len, bool write, struct iov_iter *iter)
+{
+	unsigned long slot = idx % UMIRROR_CHUNK_ENTRIES;
+	unsigned long end = slot + (last - idx), i, nr;
+	struct umirror_park *park = um->parks[idx / UMIRROR_CHUNK_ENTRIES];
+
+	lockdep_assert_held(&um->lock);
+	if (!park || end >= UMIRROR_CHUNK_ENTRIES ||
+	    !umirror_all_set(write ? park->cached_write : park->cached, slot,
+			     end))
+		return false;
+	if (test_bit(slot, park->cached_huge)) {
+		/* The bvec to the end of a huge mapping covers the span. */
+		if (offset + len > park->cache[slot].bv_len)
+			return false;
+		nr = 1;
+	} else {
+		/* A bvec per small page, and none of a huge mapping. */
+		if (!umirror_none_set(park->cached_huge, slot, end))
+			return false;
+		nr = end - slot + 1;
+	}
+	if (umirror_reference_due(park, slot, end)) {
+		for (i = slot; i <= end; i++)
+			umirror_reference(page_folio(park->cache[i].bv_page));
+		bitmap_set(park->referenced, slot, end - slot + 1);
+	}
+	umirror_park_epoch(um, park);
+	bitmap_set(park->lent_now, slot, end - slot + 1);
+	iov_iter_bvec(iter, write ? ITER_DEST : ITER_SOURCE, &park->cache[slot],
+		      nr, offset + len);
+	if (offset)
+		iov_iter_advance(iter, offset);
+	return true;
 }
 
 /*
@@ -1768,12 +1976,11 @@ static void umirror_mark_lent(struct umirror *um, unsigned long idx,
  * exclusive (the locking DOC) and dirty ("Dirtying" in
  * Documentation/mm/umirror.rst); only the entry's write permission may
  * go, in a republish of the same page, so each entry is still checked.
- * What is left per page is that check, its bvec, the epoch it is lent in
- * (rule 4), and the referenced flag GUP-fast sets on each pin
- * (gup_fast_pte_range()), here once per UMIRROR_REFERENCE_PERIOD for a
- * page in steady use, which keeps struct page out of most lends. Pages of
- * one PMD mapping share a bvec. Returns the bvecs filled, or 0 if the span
- * must be looked up.
+ * What is left per page is that check, its bvec, and the referenced flag
+ * when due (umirror_reference_due()); the span's epoch is a bitmap (rule
+ * 4). Pages of one PMD mapping share a bvec; the first page of each bvec
+ * is cached if it is not yet (rule 5), so that the next span fills none.
+ * Returns the bvecs filled, or 0 if the span must be looked up.
  */
 static unsigned int umirror_lend_marked(struct umirror *um, unsigned long idx,
 					unsigned long last, unsigned int offset,
@@ -1785,7 +1992,6 @@ static unsigned int umirror_lend_marked(struct umirror *um, unsigned long idx,
 	unsigned long *chunk = umirror_chunk(um, idx);
 	unsigned long entry, pfn, prev = 0, first = slot;
 	struct umirror_park *park;
-	struct folio *folio;
 	unsigned int nr = 0, order;
 	bool reference;
 	size_t bytes;
@@ -1794,20 +2000,14 @@ static unsigned int umirror_lend_marked(struct umirror *um, unsigned long idx,
 	if (!chunk || end >= UMIRROR_CHUNK_ENTRIES)
 		return 0;
 	park = um->parks[idx / UMIRROR_CHUNK_ENTRIES];
-	if (find_next_zero_bit(write ? park->lent_write : park->lent, end + 1,
-			       slot) <= end)
+	if (!umirror_all_set(write ? park->lent_write : park->lent, slot, end))
 		return 0;
-	if (time_after(jiffies, park->referenced_at + UMIRROR_REFERENCE_PERIOD)) {
-		bitmap_zero(park->referenced, UMIRROR_CHUNK_ENTRIES);
-		park->referenced_at = jiffies;
-	}
-	reference = find_next_zero_bit(park->referenced, end + 1, slot) <= end;
+	reference = umirror_reference_due(park, slot, end);
 	for (; slot <= end; slot++, offset = 0, len -= bytes) {
 		entry = chunk[slot];
 		/* A valid entry republished without write keeps its marks. */
 		if (!umirror_entry_usable(entry, write))
 			return 0;
-		park->last_lent[slot] = um->epoch;
 		pfn = entry & ~HMM_PFN_FLAGS;
 		order = hmm_pfn_to_map_order(entry);
 		bytes = min_t(size_t, len, PAGE_SIZE - offset);
@@ -1818,16 +2018,17 @@ static unsigned int umirror_lend_marked(struct umirror *um, unsigned long idx,
 		}
 		if (nr == max_bv)
 			return 0;
-		if (reference) {
-			folio = pfn_folio(pfn);
-			if (!folio_test_referenced(folio))
-				folio_set_referenced(folio);
-		}
+		if (!test_bit(slot, park->cached))
+			umirror_cache(um, park, slot, entry, write);
+		if (reference)
+			umirror_reference(pfn_folio(pfn));
 		bvec_set_page(&bv[nr++], pfn_to_page(pfn), bytes, offset);
 		prev = pfn;
 	}
 	if (reference)
 		bitmap_set(park->referenced, first, end - first + 1);
+	umirror_park_epoch(um, park);
+	bitmap_set(park->lent_now, first, end - first + 1);
 	return nr;
 }
 
@@ -1844,7 +2045,7 @@ static unsigned int umirror_lend_marked(struct umirror *um, unsigned long idx,
 static int __umirror_pin_bvec(struct umirror *um, unsigned long uaddr,
 			      size_t len, bool write, struct bio_vec *bv,
 			      unsigned int max_bv, unsigned int *nr_bv,
-			      bool nowait, u32 *ticket)
+			      bool nowait, u32 *ticket, struct iov_iter *iter)
 {
 	unsigned long idx, last, run, npages, span_addr = uaddr;
 	unsigned int nr = 0, runs = 0, offset;
@@ -1874,18 +2075,22 @@ static int __umirror_pin_bvec(struct umirror *um, unsigned long uaddr,
 	if (!test_bit(MMF_HAS_PINNED, &um->mm->flags))
 		set_bit(MMF_HAS_PINNED, &um->mm->flags);
 
+	idx = umirror_index(um, uaddr);
 	last = umirror_index(um, uaddr + len - 1);
 	spin_lock(&um->lock);
-	if (ticket && (last - umirror_index(um, uaddr) >= UMIRROR_MAP_PAGES ||
-		       !umirror_may_lend(um)))
+	if (ticket && (last - idx >= UMIRROR_MAP_PAGES || !umirror_may_lend(um)))
 		goto busy;
-	if (ticket) {
-		nr = umirror_lend_marked(um, umirror_index(um, uaddr), last,
-					 offset_in_page(uaddr), len, write, bv,
-					 max_bv);
+	if (iter && umirror_lend_cached(um, idx, last, offset_in_page(uaddr),
+					len, write, iter)) {
+		um->stats.maps_cached++;
+		iter = NULL;	/* set up over the cache */
+		len = 0;	/* nothing left to look up */
+	} else if (ticket) {
+		nr = umirror_lend_marked(um, idx, last, offset_in_page(uaddr),
+					 len, write, bv, max_bv);
 		if (nr) {
 			um->stats.maps_marked++;
-			len = 0;	/* nothing left to look up */
+			len = 0;
 		}
 	}
 	while (len) {
@@ -1969,6 +2174,9 @@ static int __umirror_pin_bvec(struct umirror *um, unsigned long uaddr,
 	}
 	spin_unlock(&um->lock);
 	*nr_bv = nr;
+	if (iter)
+		iov_iter_bvec(iter, write ? ITER_DEST : ITER_SOURCE, bv, nr,
+			      span_len);
 	return 0;
 
 busy:
@@ -2010,7 +2218,7 @@ int umirror_pin_bvec(struct umirror *um, unsigned long uaddr, size_t len,
 {
 	might_sleep();
 	return __umirror_pin_bvec(um, uaddr, len, write, bv, max_bv, nr_bv,
-				  false, NULL);
+				  false, NULL, NULL);
 }
 EXPORT_SYMBOL_GPL(umirror_pin_bvec);
 
@@ -2040,7 +2248,7 @@ int umirror_pin_bvec_nowait(struct umirror *um, unsigned long uaddr,
 			    unsigned int max_bv, unsigned int *nr_bv)
 {
 	return __umirror_pin_bvec(um, uaddr, len, write, bv, max_bv, nr_bv,
-				  true, NULL);
+				  true, NULL, NULL);
 }
 EXPORT_SYMBOL_GPL(umirror_pin_bvec_nowait);
 
@@ -2101,7 +2309,7 @@ int umirror_map_bvec(struct umirror *um, unsigned long uaddr, size_t len,
 {
 	might_sleep();
 	return __umirror_pin_bvec(um, uaddr, len, write, bv, max_bv, nr_bv,
-				  false, ticket);
+				  false, ticket, NULL);
 }
 EXPORT_SYMBOL_GPL(umirror_map_bvec);
 
@@ -2128,9 +2336,71 @@ int umirror_map_bvec_nowait(struct umirror *um, unsigned long uaddr,
 			    u32 *ticket)
 {
 	return __umirror_pin_bvec(um, uaddr, len, write, bv, max_bv, nr_bv,
-				  true, ticket);
+				  true, ticket, NULL);
 }
 EXPORT_SYMBOL_GPL(umirror_map_bvec_nowait);
+
+/**
+ * umirror_map_iter() - lend a span to one I/O as an iterator, unpinned
+ * @um: the mirror, set up with UMIRROR_MAP
+ * @uaddr: first user address, inside the range
+ * @len: bytes, covering at most 256 pages
+ * @write: the I/O writes the memory (device to memory): @iter is
+ *	ITER_DEST, else ITER_SOURCE
+ * @iter: set up over the span's pages
+ * @bv: array the pages may be filled in, one entry per folio run
+ * @max_bv: size of @bv
+ * @ticket: set to what umirror_unmap_bvec() needs to return the span
+ *
+ * As umirror_map_bvec(), by the same rules, but @iter may instead point
+ * at bvecs the mirror keeps for the span's pages, the way a pinned
+ * buffer's are imported: with no bvec filled, when earlier spans used the
+ * same small pages in the same way and nothing invalidated them since.
+ * Those bvecs stay as they are until the span is returned; @iter may be
+ * advanced and reverted, never written through. May sleep.
+ *
+ * Return: 0, or an errno as for umirror_map_bvec().
+ */
+int umirror_map_iter(struct umirror *um, unsigned long uaddr, size_t len,
+		     bool write, struct iov_iter *iter, struct bio_vec *bv,
+		     unsigned int max_bv, u32 *ticket)
+{
+	unsigned int nr;
+
+	might_sleep();
+	return __umirror_pin_bvec(um, uaddr, len, write, bv, max_bv, &nr,
+				  false, ticket, iter);
+}
+EXPORT_SYMBOL_GPL(umirror_map_iter);
+
+/**
+ * umirror_map_iter_nowait() - lend a span as an iterator if that cannot block
+ * @um: the mirror, set up with UMIRROR_MAP
+ * @uaddr: first user address, inside the range
+ * @len: bytes, covering at most 256 pages
+ * @write: the I/O writes the memory (device to memory)
+ * @iter: set up over the span's pages
+ * @bv: array the pages may be filled in, one entry per folio run
+ * @max_bv: size of @bv
+ * @ticket: set to what umirror_unmap_bvec() needs to return the span
+ *
+ * As umirror_map_iter(), from the pfn cache only, taking no lock but the
+ * mirror's spinlock, as umirror_pin_bvec_nowait() does.
+ *
+ * Return: 0, -EAGAIN as for umirror_pin_bvec_nowait(), or an errno as for
+ * umirror_map_bvec().
+ */
+int umirror_map_iter_nowait(struct umirror *um, unsigned long uaddr,
+			    size_t len, bool write, struct iov_iter *iter,
+			    struct bio_vec *bv, unsigned int max_bv,
+			    u32 *ticket)
+{
+	unsigned int nr;
+
+	return __umirror_pin_bvec(um, uaddr, len, write, bv, max_bv, &nr,
+				  true, ticket, iter);
+}
+EXPORT_SYMBOL_GPL(umirror_map_iter_nowait);
 
 /**
  * umirror_unmap_bvec() - return a span lent by umirror_map_bvec()

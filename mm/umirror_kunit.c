@@ -21,6 +21,7 @@
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 #include <linux/umirror.h>
 #include <linux/vmalloc.h>
 #include <linux/vmstat.h>
@@ -1733,18 +1734,34 @@ static void umirror_test_lend_marked(struct kunit *test)
 }
 
 #ifdef CONFIG_TRANSPARENT_HUGEPAGE
+/* Lend [addr, addr + len) for a device write as an iterator into *@iter. */
+static void lend_iter(struct kunit *test, struct umirror *um,
+		      unsigned long addr, size_t len, struct iov_iter *iter,
+		      struct bio_vec *bv, u32 *ticket)
+{
+	KUNIT_ASSERT_EQ(test, umirror_map_iter(um, addr, len, true, iter, bv, 4,
+					       ticket), 0);
+	KUNIT_ASSERT_EQ(test, iov_iter_count(iter), len);
+}
+
 /*
  * Case 23c: a span of a THP lent from marks is one bvec, as looked up:
- * pages of one PMD mapping share it.
+ * pages of one PMD mapping share it. Lent as an iterator, it is one bvec
+ * of the cache, to the end of the mapping, until the mapping is split.
  */
 static void umirror_test_lend_marked_thp(struct kunit *test)
 {
 	unsigned long addr = map_thp(test);
+	u8 *data = kunit_kzalloc(test, SZ_64K, GFP_KERNEL);
 	struct umirror_stats stats;
 	struct bio_vec bv[4];
+	struct iov_iter iter;
+	struct page *head;
 	struct umirror um;
 	unsigned int nr;
+	u32 ticket;
 
+	KUNIT_ASSERT_NOT_NULL(test, data);
 	init_mirror(test, &um, addr, HPAGE_PMD_SIZE, UMIRROR_WRITE | UMIRROR_MAP);
 	lend_and_return(test, &um, addr + 100, SZ_64K, true, bv, &nr);
 	if (folio_order(page_folio(bv[0].bv_page)) != HPAGE_PMD_ORDER) {
@@ -1758,6 +1775,33 @@ static void umirror_test_lend_marked_thp(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, nr, 1);
 	KUNIT_EXPECT_EQ(test, bv[0].bv_offset, 100);
 	KUNIT_EXPECT_EQ(test, bv[0].bv_len, SZ_64K);
+	head = bv[0].bv_page;
+
+	/* As an iterator: one cached bvec, from the span's first page on. */
+	lend_iter(test, &um, addr + 3 * PAGE_SIZE + 5, SZ_32K, &iter, bv,
+		  &ticket);
+	umirror_get_stats(&um, &stats);
+	KUNIT_EXPECT_EQ(test, stats.maps_cached, 1);
+	KUNIT_EXPECT_EQ(test, iter.nr_segs, 1);
+	KUNIT_EXPECT_EQ(test, iter.iov_offset, 5);
+	KUNIT_EXPECT_PTR_EQ(test, iter.bvec[0].bv_page, nth_page(head, 3));
+	KUNIT_EXPECT_EQ(test, iter.bvec[0].bv_len, HPAGE_PMD_SIZE - 3 * PAGE_SIZE);
+	memset(data, 9, SZ_32K);
+	KUNIT_EXPECT_EQ(test, copy_to_iter(data, SZ_32K, &iter), SZ_32K);
+	umirror_unmap_bvec(&um, ticket);
+	read_user(test, data, addr + 3 * PAGE_SIZE, SZ_32K + 6);
+	KUNIT_EXPECT_EQ(test, data[4], 0);
+	KUNIT_EXPECT_EQ(test, data[5], 9);
+	KUNIT_EXPECT_EQ(test, data[SZ_32K + 4], 9);
+	KUNIT_EXPECT_EQ(test, data[SZ_32K + 5], 0);
+
+	/* Zapping one page splits the mapping: nothing stays cached. */
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr + 20 * PAGE_SIZE,
+					 PAGE_SIZE, MADV_DONTNEED), 0);
+	lend_iter(test, &um, addr + 3 * PAGE_SIZE + 5, SZ_32K, &iter, bv,
+		  &ticket);
+	KUNIT_EXPECT_PTR_EQ(test, iter.bvec, (const struct bio_vec *)bv);
+	umirror_unmap_bvec(&um, ticket);
 	umirror_fini(&um);
 }
 #endif
@@ -1825,6 +1869,97 @@ static void umirror_test_lend_concurrent(struct kunit *test)
 	umirror_fini(&um);
 }
 
+/*
+ * Rule 5: a span of small pages that spans used before is lent over the
+ * mirror's own bvecs. A cache entry a span still out may read is not
+ * rewritten when its page is replaced; it is once that span is returned.
+ */
+static void umirror_test_lend_cached(struct kunit *test)
+{
+	const size_t size = 8 * PAGE_SIZE;
+	const size_t len = 4 * PAGE_SIZE - 200;
+	unsigned long addr = map_anon(test, size, PROT_READ | PROT_WRITE);
+	unsigned long before = pins_outstanding();
+	u8 *data = kunit_kzalloc(test, len, GFP_KERNEL);
+	u8 *view = kunit_vzalloc(test, 4 * PAGE_SIZE);
+	struct bio_vec bv[4], first[4];
+	struct iov_iter iter, out, copy;
+	struct umirror_stats stats;
+	struct page *old, *page;
+	struct umirror um;
+	u32 ticket, ticket2;
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, data);
+	small_pages_only(test, addr, size);
+	init_mirror(test, &um, addr, size, UMIRROR_WRITE | UMIRROR_MAP);
+
+	/* Looked up into the caller's bvecs once, then over the cache. */
+	lend_iter(test, &um, addr + 100, len, &iter, first, &ticket);
+	KUNIT_EXPECT_PTR_EQ(test, iter.bvec, (const struct bio_vec *)first);
+	umirror_unmap_bvec(&um, ticket);
+	lend_iter(test, &um, addr + 100, len, &out, bv, &ticket);
+	umirror_get_stats(&um, &stats);
+	KUNIT_EXPECT_EQ(test, stats.maps_cached, 1);
+	KUNIT_ASSERT_PTR_NE(test, out.bvec, (const struct bio_vec *)bv);
+	KUNIT_EXPECT_EQ(test, out.nr_segs, 4);
+	KUNIT_EXPECT_EQ(test, out.iov_offset, 100);
+	for (i = 0; i < 4; i++)
+		KUNIT_EXPECT_PTR_EQ(test, out.bvec[i].bv_page, first[i].bv_page);
+
+	/* A device write through it lands in the process's memory. */
+	memset(data, 7, len);
+	copy = out;
+	KUNIT_EXPECT_EQ(test, copy_to_iter(data, len, &copy), len);
+	read_user(test, view, addr, 4 * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, view[99], 0);
+	KUNIT_EXPECT_EQ(test, view[100], 7);
+	KUNIT_EXPECT_EQ(test, view[100 + len - 1], 7);
+	KUNIT_EXPECT_EQ(test, view[100 + len], 0);
+
+	/* Its first page replaced while it is out: the old one is pinned. */
+	old = out.bvec[0].bv_page;
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr, PAGE_SIZE,
+					 MADV_DONTNEED), 0);
+	KUNIT_EXPECT_TRUE(test, folio_maybe_dma_pinned(page_folio(old)));
+	for (i = 0; i < 2; i++) {
+		lend_iter(test, &um, addr + 100, len, &iter, bv, &ticket2);
+		KUNIT_EXPECT_PTR_EQ(test, iter.bvec, (const struct bio_vec *)bv);
+		KUNIT_EXPECT_PTR_NE(test, bv[0].bv_page, old);
+		KUNIT_EXPECT_PTR_EQ_MSG(test, out.bvec[0].bv_page, old,
+					"a cache entry a span uses was rewritten");
+		umirror_unmap_bvec(&um, ticket2);
+	}
+	page = bv[0].bv_page;
+
+	/* Returned: the cache names the new page, for writes and reads. */
+	umirror_unmap_bvec(&um, ticket);
+	flush_parked(&um);
+	lend_iter(test, &um, addr + 100, len, &iter, bv, &ticket2);
+	umirror_unmap_bvec(&um, ticket2);
+	lend_iter(test, &um, addr + 100, len, &iter, bv, &ticket2);
+	KUNIT_EXPECT_PTR_NE(test, iter.bvec, (const struct bio_vec *)bv);
+	KUNIT_EXPECT_PTR_EQ(test, iter.bvec[0].bv_page, page);
+	umirror_unmap_bvec(&um, ticket2);
+	KUNIT_ASSERT_EQ(test, umirror_map_iter(&um, addr + 100, len, false,
+					       &iter, bv, 4, &ticket2), 0);
+	KUNIT_EXPECT_EQ(test, iov_iter_rw(&iter), WRITE);
+	umirror_unmap_bvec(&um, ticket2);
+	umirror_get_stats(&um, &stats);
+	KUNIT_EXPECT_EQ(test, stats.maps_cached, 3);
+
+	/* A span across a page no span used yet is looked up. */
+	lend_iter(test, &um, addr + 2 * PAGE_SIZE, 4 * PAGE_SIZE, &iter, bv,
+		  &ticket2);
+	KUNIT_EXPECT_PTR_EQ(test, iter.bvec, (const struct bio_vec *)bv);
+	umirror_unmap_bvec(&um, ticket2);
+	flush_parked(&um);
+	umirror_get_stats(&um, &stats);
+	KUNIT_EXPECT_EQ(test, stats.parked, 0);
+	KUNIT_EXPECT_EQ(test, pins_outstanding(), before);
+	umirror_fini(&um);
+}
+
 static struct kunit_case umirror_test_cases[] = {
 	KUNIT_CASE(umirror_test_copy_classes),
 	KUNIT_CASE(umirror_test_coherence),
@@ -1855,6 +1990,7 @@ static struct kunit_case umirror_test_cases[] = {
 	KUNIT_CASE(umirror_test_lend_epoch_order),
 	KUNIT_CASE(umirror_test_lend_epochs),
 	KUNIT_CASE(umirror_test_lend_marked),
+	KUNIT_CASE(umirror_test_lend_cached),
 #ifdef CONFIG_TRANSPARENT_HUGEPAGE
 	KUNIT_CASE(umirror_test_lend_marked_thp),
 #endif

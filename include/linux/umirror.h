@@ -13,6 +13,7 @@
 #include <linux/workqueue.h>
 
 struct bio_vec;
+struct iov_iter;
 
 /* Bytes one batch (umirror_batch_begin()) may access in one lock hold. */
 #define UMIRROR_BATCH_BYTES	PAGE_SIZE
@@ -37,6 +38,8 @@ struct bio_vec;
  * @maps_marked: of those, spans lent from what earlier spans marked,
  *	with no page looked up (all of the span's pages used before in the
  *	same way, and not invalidated since)
+ * @maps_cached: of those, spans umirror_map_iter() lent as an iterator
+ *	over the mirror's own bvecs, with no bvec filled
  * @map_busy: umirror_map_bvec() calls refused with -EBUSY (all epochs in
  *	use, or a span too long): the caller pinned instead
  * @parks: pins invalidations took on pages a borrowed span may be using
@@ -54,6 +57,7 @@ struct umirror_stats {
 	u64 cache_bytes;
 	u64 maps;
 	u64 maps_marked;
+	u64 maps_cached;
 	u64 map_busy;
 	u64 parks;
 	u64 parked;
@@ -163,6 +167,13 @@ int umirror_map_bvec(struct umirror *um, unsigned long uaddr, size_t len,
 int umirror_map_bvec_nowait(struct umirror *um, unsigned long uaddr,
 			    size_t len, bool write, struct bio_vec *bv,
 			    unsigned int max_bv, unsigned int *nr_bv,
+			    u32 *ticket);
+int umirror_map_iter(struct umirror *um, unsigned long uaddr, size_t len,
+		     bool write, struct iov_iter *iter, struct bio_vec *bv,
+		     unsigned int max_bv, u32 *ticket);
+int umirror_map_iter_nowait(struct umirror *um, unsigned long uaddr,
+			    size_t len, bool write, struct iov_iter *iter,
+			    struct bio_vec *bv, unsigned int max_bv,
 			    u32 *ticket);
 void umirror_unmap_bvec(struct umirror *um, u32 ticket);
 void umirror_get_stats(struct umirror *um, struct umirror_stats *stats);
