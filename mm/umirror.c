@@ -61,13 +61,14 @@
  *    iterator over the chunk's bvec cache, as a pinned buffer is
  *    imported (umirror_lend_cached()): no bvec is filled. A cache entry
  *    names the page of its entry (to the end of a huge mapping,
- *    umirror_cache()) while the entry's cached bit is set; the
- *    bit goes with the entry's marks, and with any republication. The
- *    block layer reads a lent bvec until the I/O ends, so a cache entry a
- *    span may still use is never rewritten: when an invalidation parks
- *    the pin of a cached entry, the chunk's cache is held until the spans
- *    of that entry's epochs are returned, and a new page of the chunk is
- *    lent from the caller's bvecs until then.
+ *    umirror_cache()) while the entry's cached bit is set; the bit goes
+ *    with the entry's marks (a republication of the same page keeps it,
+ *    and drops only the write bit with write permission). The block
+ *    layer reads a lent bvec until the I/O ends, so a cache entry a span
+ *    may still use is never rewritten: when an invalidation parks a pin,
+ *    the chunk's cache is held until the spans of that entry's epochs are
+ *    returned, and a new page of the chunk is lent from the caller's
+ *    bvecs until then.
  *
  * While &umirror.lock is held and an entry is valid, the page table entry
  * it was made from has not changed: every change of a present PTE that
@@ -370,11 +371,12 @@ static unsigned long umirror_clear(struct umirror *um, unsigned long start,
 			park = um->parks[i / UMIRROR_CHUNK_ENTRIES];
 		if (chunk[slot] & HMM_PFN_VALID) {
 			cleared++;
+			/* A span lent from the cache may be among them. */
 			if (park && test_bit(slot, park->lent) &&
 			    umirror_park_entry(um, park, slot, chunk[slot])) {
 				parked = true;
-				if (test_bit(slot, park->cached))
-					umirror_hold_cache(park, umirror_last_lent(park, slot));
+				umirror_hold_cache(park,
+						   umirror_last_lent(park, slot));
 			}
 		}
 		chunk[slot] = 0;
@@ -907,9 +909,11 @@ static unsigned long umirror_spills_needed(struct umirror *um,
 
 /*
  * Publish @entry for page @idx (rule 1). A new page starts unused by
- * spans (rule 4); an entry still valid is the same page made writable in
- * place, and keeps its use. A pin parked on another page moves to @spill,
- * which umirror_spills_needed() sized.
+ * spans (rule 4); an entry still valid is the same page, mapped as it
+ * was but for write permission (do_wp_page() reuses a page in place with
+ * no notifier), and keeps its use and its cache entry (rule 5). A pin
+ * parked on another page moves to @spill, which umirror_spills_needed()
+ * sized.
  */
 static void umirror_publish(struct umirror *um, unsigned long idx,
 			    unsigned long entry, struct umirror_spill *spill)
@@ -931,7 +935,8 @@ static void umirror_publish(struct umirror *um, unsigned long idx,
 		}
 		if (!(*slotp & HMM_PFN_VALID))
 			umirror_clear_marks(park, slot);
-		umirror_uncache(park, slot);
+		else if (!(entry & HMM_PFN_WRITE))
+			__clear_bit(slot, park->cached_write);
 	}
 	*slotp = entry;
 }
@@ -1978,8 +1983,8 @@ static bool umirror_lend_cached(struct umirror *um, unsigned long idx,
  * go, in a republish of the same page, so each entry is still checked.
  * What is left per page is that check, its bvec, and the referenced flag
  * when due (umirror_reference_due()); the span's epoch is a bitmap (rule
- * 4). Pages of one PMD mapping share a bvec; the first page of each bvec
- * is cached if it is not yet (rule 5), so that the next span fills none.
+ * 4). Pages of one PMD mapping share a bvec; pages not cached yet for
+ * the access are cached (rule 5), so that the next span fills none.
  * Returns the bvecs filled, or 0 if the span must be looked up.
  */
 static unsigned int umirror_lend_marked(struct umirror *um, unsigned long idx,
@@ -2008,6 +2013,8 @@ static unsigned int umirror_lend_marked(struct umirror *um, unsigned long idx,
 		/* A valid entry republished without write keeps its marks. */
 		if (!umirror_entry_usable(entry, write))
 			return 0;
+		if (!test_bit(slot, write ? park->cached_write : park->cached))
+			umirror_cache(um, park, slot, entry, write);
 		pfn = entry & ~HMM_PFN_FLAGS;
 		order = hmm_pfn_to_map_order(entry);
 		bytes = min_t(size_t, len, PAGE_SIZE - offset);
@@ -2018,8 +2025,6 @@ static unsigned int umirror_lend_marked(struct umirror *um, unsigned long idx,
 		}
 		if (nr == max_bv)
 			return 0;
-		if (!test_bit(slot, park->cached))
-			umirror_cache(um, park, slot, entry, write);
 		if (reference)
 			umirror_reference(pfn_folio(pfn));
 		bvec_set_page(&bv[nr++], pfn_to_page(pfn), bytes, offset);

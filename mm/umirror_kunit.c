@@ -15,6 +15,7 @@
 #include <linux/mm_inline.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/mount.h>
 #include <linux/random.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -1733,7 +1734,6 @@ static void umirror_test_lend_marked(struct kunit *test)
 	umirror_fini(&um);
 }
 
-#ifdef CONFIG_TRANSPARENT_HUGEPAGE
 /* Lend [addr, addr + len) for a device write as an iterator into *@iter. */
 static void lend_iter(struct kunit *test, struct umirror *um,
 		      unsigned long addr, size_t len, struct iov_iter *iter,
@@ -1744,6 +1744,7 @@ static void lend_iter(struct kunit *test, struct umirror *um,
 	KUNIT_ASSERT_EQ(test, iov_iter_count(iter), len);
 }
 
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
 /*
  * Case 23c: a span of a THP lent from marks is one bvec, as looked up:
  * pages of one PMD mapping share it. Lent as an iterator, it is one bvec
@@ -1822,47 +1823,68 @@ static void umirror_test_lend_concurrent(struct kunit *test)
 	unsigned int i, k, nr, page, lent = 0, refused = 0;
 	struct umirror_stats stats;
 	struct task_struct *thread;
+	u8 *xfer = kunit_kzalloc(test, PAGE_SIZE, GFP_KERNEL);
 	struct bio_vec bv[4];
+	struct iov_iter iter;
+	bool write, use_iter;
 	struct umirror um;
+	size_t moved;
 	u32 ticket;
-	bool write;
 	int ret;
 
+	KUNIT_ASSERT_NOT_NULL(test, xfer);
 	small_pages_only(test, addr, size);
 	init_mirror(test, &um, addr, size, UMIRROR_WRITE | UMIRROR_MAP);
 	mmgrab(c.mm);
 	thread = kthread_run(churn_thread, &c, "umirror-churn");
 	KUNIT_ASSERT_FALSE(test, IS_ERR(thread));
-	for (i = 0; i < 20000; i++) {
+	for (i = 0; i < 100000; i++) {
 		umirror_get_stats(&um, &stats);
 		if (i >= 3000 && stats.parks >= 100)
 			break;
-		/* Each span twice: the second is lent from marks if it can. */
+		/*
+		 * Each span twice: the second is lent from marks or, every
+		 * other pass over the spans, over the cache if it can.
+		 */
 		page = (i / 2 % 15) * 4;
 		write = i / 2 & 1;
-		ret = umirror_map_bvec(&um, addr + page * PAGE_SIZE, 4 * PAGE_SIZE,
-				       write, bv, ARRAY_SIZE(bv), &nr, &ticket);
+		use_iter = i / 30 & 1;
+		if (use_iter)
+			ret = umirror_map_iter(&um, addr + page * PAGE_SIZE,
+					       4 * PAGE_SIZE, write, &iter, bv,
+					       ARRAY_SIZE(bv), &ticket);
+		else
+			ret = umirror_map_bvec(&um, addr + page * PAGE_SIZE,
+					       4 * PAGE_SIZE, write, bv,
+					       ARRAY_SIZE(bv), &nr, &ticket);
 		KUNIT_ASSERT_TRUE(test, ret == 0 || ret == -EFAULT || ret == -EBUSY);
 		refused += !!ret;
 		if (ret)
 			continue;
 		lent++;
 		/* The device's transfer, spread over the invalidations. */
-		for (k = 0; k < 4; k++) {
-			device_dma(bv, nr, write, i);
+		for (k = 0, moved = 0; k < 4; k++) {
+			if (!use_iter)
+				device_dma(bv, nr, write, i);
+			else if (write)
+				moved += copy_to_iter(xfer, PAGE_SIZE, &iter);
+			else
+				moved += copy_from_iter(xfer, PAGE_SIZE, &iter);
 			cond_resched();
 		}
+		KUNIT_EXPECT_EQ(test, moved, use_iter ? 4 * PAGE_SIZE : 0);
 		umirror_unmap_bvec(&um, ticket);
 	}
 	kthread_stop(thread);
 	mmdrop(c.mm);
 	flush_parked(&um);
 	umirror_get_stats(&um, &stats);
-	kunit_info(test, "%u spans lent (%llu from marks), %u refused; %llu invalidations parked %llu pins, at most %llu at once",
-		   lent, stats.maps_marked, refused, stats.invalidations,
-		   stats.parks, stats.parked_max);
+	kunit_info(test, "%u spans lent (%llu from marks, %llu over the cache), %u refused; %llu invalidations parked %llu pins, at most %llu at once",
+		   lent, stats.maps_marked, stats.maps_cached, refused,
+		   stats.invalidations, stats.parks, stats.parked_max);
 	KUNIT_EXPECT_GE(test, stats.parks, 100);
 	KUNIT_EXPECT_GT(test, stats.maps_marked, 0);
+	KUNIT_EXPECT_GT(test, stats.maps_cached, 0);
 	KUNIT_EXPECT_EQ(test, stats.parked, 0);
 	KUNIT_EXPECT_EQ(test, stats.unparks, stats.parks);
 	KUNIT_EXPECT_EQ(test, pins_outstanding(), outstanding);
@@ -1891,6 +1913,7 @@ static void umirror_test_lend_cached(struct kunit *test)
 	unsigned int i;
 
 	KUNIT_ASSERT_NOT_NULL(test, data);
+	KUNIT_ASSERT_NOT_NULL(test, view);
 	small_pages_only(test, addr, size);
 	init_mirror(test, &um, addr, size, UMIRROR_WRITE | UMIRROR_MAP);
 
@@ -1960,6 +1983,98 @@ static void umirror_test_lend_cached(struct kunit *test)
 	umirror_fini(&um);
 }
 
+/*
+ * Rule 5 on a file whose mapping takes write notifications (ramfs, with
+ * filemap_page_mkwrite()): a read fault maps a page read-only, and a
+ * write fault makes it writable in place with no notifier
+ * (wp_page_shared()), which republishes its entry: its cache entry stays,
+ * so that a truncation freeing the page under a span lent from the cache
+ * holds the cache, and the new page does not replace that span's bvec.
+ */
+static void umirror_test_lend_cached_shared(struct kunit *test)
+{
+	struct file_system_type *ramfs = get_fs_type("ramfs");
+	const size_t size = 4 * PAGE_SIZE, half = size / 2;
+	unsigned long before = pins_outstanding();
+	unsigned long addr, faults;
+	struct umirror_stats stats;
+	struct iov_iter iter, out;
+	struct vfsmount *mnt;
+	struct bio_vec bv[4];
+	struct umirror um;
+	struct file *file;
+	struct page *old;
+	u32 ticket, ticket2;
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, ramfs);
+	mnt = kern_mount(ramfs);
+	put_filesystem(ramfs);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(mnt));
+	file = file_open_root_mnt(mnt, "umirror-kunit", O_CREAT | O_RDWR, 0600);
+	kern_unmount(mnt);	/* the file holds the mount */
+	KUNIT_ASSERT_FALSE(test, IS_ERR(file));
+	KUNIT_ASSERT_EQ(test, vfs_truncate(&file->f_path, size), 0);
+	addr = kunit_vm_mmap(test, file, 0, size, PROT_READ | PROT_WRITE,
+			     MAP_SHARED, 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(addr));
+	init_mirror(test, &um, addr, size, UMIRROR_WRITE | UMIRROR_MAP);
+
+	/* Read-faulted, so mapped read-only: cached for device reads only. */
+	for (i = 0; i < 2; i++) {
+		KUNIT_ASSERT_EQ(test, umirror_map_iter(&um, addr, half, false,
+						       &iter, bv, 4, &ticket), 0);
+		umirror_unmap_bvec(&um, ticket);
+	}
+	KUNIT_ASSERT_PTR_NE(test, iter.bvec, (const struct bio_vec *)bv);
+
+	/* Made writable in place: still cached. */
+	umirror_get_stats(&um, &stats);
+	faults = stats.faults;
+	KUNIT_ASSERT_EQ(test, umirror_fault(&um, addr, half, true), 0);
+	umirror_get_stats(&um, &stats);
+	KUNIT_ASSERT_GT_MSG(test, stats.faults, faults,
+			    "the read fault mapped the pages writable");
+	KUNIT_ASSERT_EQ(test, umirror_map_iter(&um, addr, half, false, &iter,
+					       bv, 4, &ticket), 0);
+	KUNIT_EXPECT_PTR_NE(test, iter.bvec, (const struct bio_vec *)bv);
+	umirror_unmap_bvec(&um, ticket);
+
+	/* The same in the other half with a span out over the cache... */
+	for (i = 0; i < 2; i++) {
+		KUNIT_ASSERT_EQ(test, umirror_map_iter(&um, addr + half, half,
+						       false, &out, bv, 4,
+						       &ticket), 0);
+		if (!i)
+			umirror_unmap_bvec(&um, ticket);
+	}
+	KUNIT_ASSERT_PTR_NE(test, out.bvec, (const struct bio_vec *)bv);
+	old = out.bvec[0].bv_page;
+	faults = stats.faults;
+	KUNIT_ASSERT_EQ(test, umirror_fault(&um, addr + half, half, true), 0);
+	umirror_get_stats(&um, &stats);
+	KUNIT_ASSERT_GT(test, stats.faults, faults);
+	/* ...then its pages truncated: new ones, lent from @bv meanwhile. */
+	KUNIT_ASSERT_EQ(test, vfs_truncate(&file->f_path, half), 0);
+	KUNIT_ASSERT_EQ(test, vfs_truncate(&file->f_path, size), 0);
+	KUNIT_EXPECT_TRUE(test, folio_maybe_dma_pinned(page_folio(old)));
+	KUNIT_ASSERT_EQ(test, umirror_map_iter(&um, addr + half, half, true,
+					       &iter, bv, 4, &ticket2), 0);
+	KUNIT_EXPECT_PTR_EQ(test, iter.bvec, (const struct bio_vec *)bv);
+	KUNIT_EXPECT_PTR_NE(test, bv[0].bv_page, old);
+	KUNIT_EXPECT_PTR_EQ_MSG(test, out.bvec[0].bv_page, old,
+				"a cache entry a span uses was rewritten");
+	umirror_unmap_bvec(&um, ticket2);
+
+	umirror_unmap_bvec(&um, ticket);
+	flush_parked(&um);
+	umirror_get_stats(&um, &stats);
+	KUNIT_EXPECT_EQ(test, stats.parked, 0);
+	KUNIT_EXPECT_EQ(test, pins_outstanding(), before);
+	umirror_fini(&um);
+	fput(file);
+}
+
 static struct kunit_case umirror_test_cases[] = {
 	KUNIT_CASE(umirror_test_copy_classes),
 	KUNIT_CASE(umirror_test_coherence),
@@ -1991,6 +2106,7 @@ static struct kunit_case umirror_test_cases[] = {
 	KUNIT_CASE(umirror_test_lend_epochs),
 	KUNIT_CASE(umirror_test_lend_marked),
 	KUNIT_CASE(umirror_test_lend_cached),
+	KUNIT_CASE(umirror_test_lend_cached_shared),
 #ifdef CONFIG_TRANSPARENT_HUGEPAGE
 	KUNIT_CASE(umirror_test_lend_marked_thp),
 #endif
