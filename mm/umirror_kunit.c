@@ -1615,6 +1615,22 @@ static void umirror_test_lend_epochs(struct kunit *test)
 	umirror_fini(&um);
 }
 
+/*
+ * Once every span of @um is returned: no pin stays parked, the pins held
+ * are those held @before, and the mirror goes.
+ */
+static void fini_returned(struct kunit *test, struct umirror *um,
+			  unsigned long before)
+{
+	struct umirror_stats stats;
+
+	flush_parked(um);
+	umirror_get_stats(um, &stats);
+	KUNIT_EXPECT_EQ(test, stats.parked, 0);
+	KUNIT_EXPECT_EQ(test, pins_outstanding(), before);
+	umirror_fini(um);
+}
+
 /* Pages a chunk of the pfn cache covers: one page of entries. */
 #define TEST_CHUNK_PAGES	(PAGE_SIZE / sizeof(unsigned long))
 
@@ -1727,11 +1743,7 @@ static void umirror_test_lend_marked(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, stats.maps_marked, 3);
 
 	umirror_unmap_bvec(&um, ticket);
-	flush_parked(&um);
-	umirror_get_stats(&um, &stats);
-	KUNIT_EXPECT_EQ(test, stats.parked, 0);
-	KUNIT_EXPECT_EQ(test, pins_outstanding(), before);
-	umirror_fini(&um);
+	fini_returned(test, &um, before);
 }
 
 /* Lend [addr, addr + len) for a device write as an iterator into *@iter. */
@@ -1976,11 +1988,7 @@ static void umirror_test_lend_cached(struct kunit *test)
 		  &ticket2);
 	KUNIT_EXPECT_PTR_EQ(test, iter.bvec, (const struct bio_vec *)bv);
 	umirror_unmap_bvec(&um, ticket2);
-	flush_parked(&um);
-	umirror_get_stats(&um, &stats);
-	KUNIT_EXPECT_EQ(test, stats.parked, 0);
-	KUNIT_EXPECT_EQ(test, pins_outstanding(), before);
-	umirror_fini(&um);
+	fini_returned(test, &um, before);
 }
 
 /*
@@ -2067,11 +2075,7 @@ static void umirror_test_lend_cached_shared(struct kunit *test)
 	umirror_unmap_bvec(&um, ticket2);
 
 	umirror_unmap_bvec(&um, ticket);
-	flush_parked(&um);
-	umirror_get_stats(&um, &stats);
-	KUNIT_EXPECT_EQ(test, stats.parked, 0);
-	KUNIT_EXPECT_EQ(test, pins_outstanding(), before);
-	umirror_fini(&um);
+	fini_returned(test, &um, before);
 	fput(file);
 }
 
