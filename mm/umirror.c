@@ -371,7 +371,10 @@ static unsigned long umirror_clear(struct umirror *um, unsigned long start,
 			park = um->parks[i / UMIRROR_CHUNK_ENTRIES];
 		if (chunk[slot] & HMM_PFN_VALID) {
 			cleared++;
-			/* A span lent from the cache may be among them. */
+			/*
+			 * A span lent from the cache may be among them; any
+			 * park holds it, whether the entry is cached now or not.
+			 */
 			if (park && test_bit(slot, park->lent) &&
 			    umirror_park_entry(um, park, slot, chunk[slot])) {
 				parked = true;
@@ -663,12 +666,16 @@ void umirror_fini(struct umirror *um)
 		for (i = 0; i < UMIRROR_EPOCHS; i++)
 			out |= atomic_read(&um->borrowed[i]);
 		cancel_delayed_work_sync(&um->release_work);
-		/* A span still out (a caller's bug) may use them: leak them, spills too. */
-		if (!WARN_ON_ONCE(out))
+		/*
+		 * A span still out (a caller's bug) may use the pins and the
+		 * parks' cached bvecs: leak them, spills too.
+		 */
+		if (!WARN_ON_ONCE(out)) {
 			umirror_unpark(um, true);
-		for (i = 0; i < um->nr_chunks; i++)
-			kvfree(um->parks[i]);
-		kvfree(um->parks);
+			for (i = 0; i < um->nr_chunks; i++)
+				kvfree(um->parks[i]);
+			kvfree(um->parks);
+		}
 		um->parks = NULL;
 	}
 	for (i = 0; i < um->nr_chunks; i++)
@@ -935,6 +942,10 @@ static void umirror_publish(struct umirror *um, unsigned long idx,
 		}
 		if (!(*slotp & HMM_PFN_VALID))
 			umirror_clear_marks(park, slot);
+		else if (WARN_ON_ONCE(!umirror_same_page(*slotp, entry) ||
+				      hmm_pfn_to_map_order(*slotp) !=
+				      hmm_pfn_to_map_order(entry)))
+			umirror_uncache(park, slot);
 		else if (!(entry & HMM_PFN_WRITE))
 			__clear_bit(slot, park->cached_write);
 	}

@@ -2058,6 +2058,7 @@ static void umirror_test_lend_cached_shared(struct kunit *test)
 	}
 	KUNIT_ASSERT_PTR_NE(test, out.bvec, (const struct bio_vec *)bv);
 	old = out.bvec[0].bv_page;
+	umirror_get_stats(&um, &stats);
 	faults = stats.faults;
 	KUNIT_ASSERT_EQ(test, umirror_fault(&um, addr + half, half, true), 0);
 	umirror_get_stats(&um, &stats);
