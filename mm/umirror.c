@@ -199,7 +199,6 @@ static bool umirror_same_page(unsigned long a, unsigned long b)
 	return !((a ^ b) & ~HMM_PFN_FLAGS);
 }
 
-
 /* Move the oldest epoch past those whose spans are all returned. */
 static void umirror_drain_epochs(struct umirror *um)
 {
