@@ -253,6 +253,7 @@ static void umirror_park_epoch(struct umirror *um, struct umirror_park *park)
 {
 	unsigned int slot;
 
+	lockdep_assert_held(&um->lock);
 	if (park->epoch == um->epoch)
 		return;
 	for_each_set_bit(slot, park->lent_now, UMIRROR_CHUNK_ENTRIES)
@@ -1842,6 +1843,7 @@ static void umirror_cache(struct umirror *um, struct umirror_park *park,
 	struct page *page = pfn_to_page(pfn);
 	unsigned long npages;
 
+	lockdep_assert_held(&um->lock);
 	npages = (1UL << order) - (pfn & ((1UL << order) - 1));
 	npages = min(npages, UMIRROR_CHUNK_ENTRIES - slot);
 	if (bv->bv_page != page || bv->bv_len != npages << PAGE_SHIFT) {
@@ -2370,7 +2372,8 @@ EXPORT_SYMBOL_GPL(umirror_map_bvec_nowait);
  * As umirror_map_bvec(), by the same rules, but @iter may instead point
  * at bvecs the mirror keeps for the span's pages, the way a pinned
  * buffer's are imported: with no bvec filled, when earlier spans used the
- * same small pages in the same way and nothing invalidated them since.
+ * same pages in the same way and nothing invalidated them since (one bvec
+ * to the end of a huge mapping, else one per page).
  * Those bvecs stay as they are until the span is returned; @iter may be
  * advanced and reverted, never written through. May sleep.
  *
@@ -2418,9 +2421,9 @@ int umirror_map_iter_nowait(struct umirror *um, unsigned long uaddr,
 EXPORT_SYMBOL_GPL(umirror_map_iter_nowait);
 
 /**
- * umirror_unmap_bvec() - return a span lent by umirror_map_bvec()
+ * umirror_unmap_bvec() - return a lent span
  * @um: the mirror
- * @ticket: what umirror_map_bvec() set
+ * @ticket: what umirror_map_bvec() or umirror_map_iter() set
  *
  * Once every span that may use a parked pin is returned, a work item
  * releases the pin. Any context, interrupts included.
