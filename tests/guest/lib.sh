@@ -50,13 +50,19 @@ nullb_slow() {
 	echo "/dev/$1"
 }
 
-# oom_cgroup NAME: a 32 MiB memcg without swap; prints its directory.
-oom_cgroup() {
+# memcg NAME: a memory cgroup, made once per boot; prints its directory.
+memcg() {
 	local root=/sys/fs/cgroup cg=/sys/fs/cgroup/$1
 	mountpoint -q "$root" || mount -t cgroup2 none "$root" || return 1
 	grep -qw memory "$root/cgroup.subtree_control" ||
 		echo +memory >"$root/cgroup.subtree_control" || return 1
-	mkdir -p "$cg" &&
+	mkdir -p "$cg" && echo "$cg"
+}
+
+# oom_cgroup NAME: a 32 MiB memcg without swap; prints its directory.
+oom_cgroup() {
+	local cg
+	cg=$(memcg "$1") &&
 		echo 32M >"$cg/memory.max" &&
 		echo 0 >"$cg/memory.swap.max" || return 1
 	echo "$cg"
@@ -73,4 +79,21 @@ scratch_ext4() {
 		mount -t ext4 /dev/vda "$mnt"
 	fi
 	echo "$mnt"
+}
+
+# swap_on: swap on zram0, set up once per boot.
+swap_on() {
+	grep -q '^/dev/zram0 ' /proc/swaps && return 0
+	[ -e /sys/block/zram0 ] || return 1
+	# disksize can be set only while the device is unused (it reads 0).
+	[ "$(cat /sys/block/zram0/disksize)" != 0 ] ||
+		echo 256M >/sys/block/zram0/disksize || return 1
+	mkswap /dev/zram0 >/dev/null && swapon /dev/zram0
+}
+
+# pins_held: FOLL_PIN pins held now, the per-CPU counter deltas folded in.
+pins_held() {
+	echo 1 >/proc/sys/vm/stat_refresh
+	awk '/^nr_foll_pin_(acquired|released) / { v[$1] = $2 }
+		END { print v["nr_foll_pin_acquired"] - v["nr_foll_pin_released"] }' /proc/vmstat
 }

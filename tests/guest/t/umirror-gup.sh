@@ -11,16 +11,6 @@ prog=$UMIRROR_BUILD/guest-bin/umirror-gup
 args=()
 echo 4 >/proc/sys/vm/nr_hugepages
 
-# swap_on: swap on zram0, set up once per boot.
-swap_on() {
-	grep -q '^/dev/zram0 ' /proc/swaps && return 0
-	[ -e /sys/block/zram0 ] || return 1
-	# disksize can be set only while the device is unused (it reads 0).
-	[ "$(cat /sys/block/zram0/disksize)" != 0 ] ||
-		echo 256M >/sys/block/zram0/disksize || return 1
-	mkswap /dev/zram0 >/dev/null && swapon /dev/zram0
-}
-
 if swap_on; then
 	args+=(--swap)
 else

@@ -17,12 +17,6 @@ grep -q '^vhost_test ' /proc/modules || insmod "$tools/vhost_test.ko" ||
 	{ echo "Bail out! cannot load $tools/vhost_test.ko"; exit 1; }
 bufs=${VHOST_TEST_BUFS:-20000}
 
-pins() {
-	echo 1 >/proc/sys/vm/stat_refresh
-	awk '/^nr_foll_pin_(acquired|released) / { v[$1] = $2 }
-		END { print v["nr_foll_pin_acquired"] - v["nr_foll_pin_released"] }' /proc/vmstat
-}
-
 # run NAME COMMAND...: one TAP line; the output of a failure as comments.
 run() {
 	local name=$1 out
@@ -56,7 +50,7 @@ ring() {
 for mode in 3 0; do
 	echo "$mode" >"$param"
 	name=$([ "$mode" = 3 ] && echo umirror || echo uaccess)
-	before=$(pins)
+	before=$(pins_held)
 	for args in --batch=random --batch=64 --reset=1000 --no-event-idx \
 		--no-indirect --no-virtio-1 --delayed-interrupt; do
 		run "$name: virtio_test $args --buf-num=$bufs" \
@@ -64,7 +58,7 @@ for mode in 3 0; do
 	done
 	run "$name: vhost_net_test --batch=32 --buf-num=$bufs" \
 		"$tools/vhost_net_test" --batch=32 --buf-num="$bufs"
-	check "$name: tools/virtio pins balanced" [ "$(pins)" = "$before" ]
+	check "$name: tools/virtio pins balanced" [ "$(pins_held)" = "$before" ]
 
 	# The dirty log pins a page per bit only without umirror.
 	log_pins=$([ "$mode" = 3 ] && echo none || echo some)
