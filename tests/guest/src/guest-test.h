@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 static int tap_n, tap_failed;
 
@@ -181,6 +183,42 @@ static inline long cg_value(const char *dir, const char *file, const char *key)
 	}
 	fclose(f);
 	return val;
+}
+
+/*
+ * The OOM cases: whether the kernel log says the OOM reaper reaped @pid,
+ * and a thread body that keeps its mm alive past a kill, asleep in reads
+ * of a slow device (the fd at @arg) in uninterruptible sleep, so that
+ * exit_mmap() waits for the read and the OOM reaper, 2 s after the kill,
+ * gets to the memory first.
+ */
+static inline bool oom_reaped(pid_t pid)
+{
+	char rec[2048], want[64];
+	bool found = false;
+	ssize_t n;
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+
+	if (fd < 0)
+		return false;
+	snprintf(want, sizeof(want), "oom_reaper: reaped process %d ", pid);
+	while ((n = read(fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
+		if (n <= 0)
+			continue;
+		rec[n] = 0;
+		found |= strstr(rec, want) != NULL;
+	}
+	close(fd);
+	return found;
+}
+
+static inline void *hold_mm_in_read(void *arg)
+{
+	static char block[4096] __attribute__((aligned(4096)));
+
+	for (;;)
+		if (pread(*(int *)arg, block, sizeof(block), 0) < 0)
+			return NULL;
 }
 
 #endif /* GUEST_TEST_H */

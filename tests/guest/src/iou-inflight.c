@@ -461,41 +461,6 @@ static long device_inflight(const char *dev)
 	return reads;
 }
 
-/* Whether the kernel log says the OOM reaper reaped @pid. */
-static bool reaper_reaped(pid_t pid)
-{
-	char rec[2048], want[64];
-	bool found = false;
-	ssize_t n;
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
-
-	if (fd < 0)
-		return false;
-	snprintf(want, sizeof(want), "oom_reaper: reaped process %d ", pid);
-	while ((n = read(fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
-		if (n <= 0)
-			continue;
-		rec[n] = 0;
-		found |= strstr(rec, want) != NULL;
-	}
-	close(fd);
-	return found;
-}
-
-/*
- * Keeps the mm alive past the kill: a read on the 10 s device in
- * uninterruptible sleep, so that exit_mmap() waits for it and the OOM
- * reaper, 2 s after the kill, gets there first.
- */
-static void *hold_mm(void *arg)
-{
-	static char block[PAGE] __attribute__((aligned(PAGE)));
-
-	for (;;)
-		if (pread(*(int *)arg, block, PAGE, SIZE) < 0)
-			return NULL;
-}
-
 static void __attribute__((noreturn)) oom_child(const char *cg, int fd, int ready)
 {
 	pthread_t holder;
@@ -519,7 +484,7 @@ static void __attribute__((noreturn)) oom_child(const char *cg, int fd, int read
 	io_uring_prep_read_fixed(sqe, fd, buf, SIZE, 0, 0);
 	if (io_uring_submit(&ring) != 1)
 		_exit(4);
-	if (pthread_create(&holder, NULL, hold_mm, &fd))
+	if (pthread_create(&holder, NULL, hold_mm_in_read, &fd))
 		_exit(6);
 	usleep(100000);
 	if (write(ready, "r", 1) != 1)
@@ -579,7 +544,7 @@ static void case_oom(const char *slower, const char *cg)
 		if (end < 1 << 20)
 			break;
 	}
-	by_reaper = reaper_reaped(child);
+	by_reaper = oom_reaped(child);
 	if (during != NPAGES + 1)
 		diag("oom: %ld reads at the device when the most pins were held, %.1f s after the kill",
 		     inflight_at_most, reaped - killed);

@@ -17,6 +17,7 @@
  *              [--bad unmapped|ro-used|ro-used-late|log-unmapped|log-ro]
  *              [--log-pins any|none|some] [--small] [--seed S]
  *              [--pins-shared]
+ *   vhost-ring --memory KIND [--log] --oom MEMCG_DIR [--hold SLOW_DEV]
  *
  * --small: every chain writes two buffers of 64 bytes on two pages, so
  * that the dirty log, not the copy, is most of the device's work (the
@@ -24,6 +25,13 @@
  * --pins-shared: other processes pin and unpin meanwhile (tests/guest/t/
  * storm.sh), so the system's FOLL_PIN counters say nothing of this run:
  * no pin checks.
+ * --oom: the driver, in a 32 MiB memcg, keeps vhost busy on its rings
+ * (and log) while it allocates until the OOM killer kills it. With --hold,
+ * a thread asleep in a read of a slow device keeps the mm alive past the
+ * kill, so that the OOM reaper, not exit_mmap(), frees the memory under
+ * the mirrors, with an invalidation that may not block. Checked: killed
+ * by the OOM killer, gone within 30 s, reaped where held, the memcg's
+ * memory back under 1 MiB.
  * TAP lines; exit 0 if all passed.
  */
 #define _GNU_SOURCE
@@ -32,10 +40,13 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "guest-test.h"
 
@@ -370,6 +381,103 @@ static void place_rings(void)
 	}
 }
 
+static void __attribute__((noreturn)) oom_child(const char *cg, int hold_fd,
+						int ready)
+{
+	static struct chain chains[CHAINS];
+	char path[4096], pid[32];
+	pthread_t holder;
+	int i, n, round;
+	void *p;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (write_file(path, pid))
+		_exit(3);
+	mem = map_memory(memory, MEM_SIZE);
+	memset(mem, 0, MEM_SIZE);
+	place_rings();
+	if (!setup())
+		_exit(4);
+	if (hold_fd >= 0 && pthread_create(&holder, NULL, hold_mm_in_read, &hold_fd))
+		_exit(6);
+	for (round = 0;; round++) {
+		n = 1 + rand() % CHAINS;
+		for (i = 0; i < n; i++) {
+			chains[i].head = 3 * i;
+			post(&chains[i]);
+		}
+		__atomic_store_n(&avail->idx, avail_idx, __ATOMIC_RELEASE);
+		if (eventfd_write(kick, 1))
+			_exit(7);
+		/* Ready once vhost has served a round. */
+		if (!wait_used(avail_idx, 20000) && !round)
+			_exit(8);
+		if (!round && write(ready, "r", 1) != 1)
+			_exit(5);
+		p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED)
+			memset(p, 1, 1 << 20);
+	}
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int oom_case(const char *cg, const char *hold)
+{
+	long kills0 = cg_value(cg, "memory.events", "oom_kill"), end = -1;
+	int hold_fd = -1, pipefd[2], status = 0;
+	double t0, gone = -1;
+	bool exited = false;
+	pid_t child;
+	char c;
+
+	if (hold && (hold_fd = open(hold, O_RDONLY | O_DIRECT)) < 0)
+		die(hold);
+	if (pipe(pipefd))
+		die("pipe");
+	child = fork();
+	if (child < 0)
+		die("fork");
+	if (!child)
+		oom_child(cg, hold_fd, pipefd[1]);
+	close(pipefd[1]);
+	if (read(pipefd[0], &c, 1) != 1)
+		diag("oom: the child died before vhost served a round");
+	for (t0 = now(); now() - t0 < 30 && !exited; usleep(20000))
+		exited = waitpid(child, &status, WNOHANG) == child;
+	gone = now() - t0;
+	if (!exited) {
+		kill(child, SIGKILL);
+		waitpid(child, &status, 0);
+	}
+	for (t0 = now(); now() - t0 < 10; usleep(50000)) {
+		end = cg_value(cg, "memory.current", NULL);
+		if (end >= 0 && end < 1 << 20)
+			break;
+	}
+	tap(exited && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL &&
+	    cg_value(cg, "memory.events", "oom_kill") > kills0,
+	    "%s%s oom%s: killed by the OOM killer while vhost served its rings, gone %.1f s after the first round (want < 30; status 0x%x)",
+	    memory, use_log ? " log" : "", hold ? " held" : "", gone, status);
+	if (hold)
+		tap(oom_reaped(child), "%s%s oom held: the OOM reaper reaped it under the mirrors",
+		    memory, use_log ? " log" : "");
+	tap(end >= 0 && end < 1 << 20, "%s%s oom%s: %ld KiB left in the memcg (want < 1024)",
+	    memory, use_log ? " log" : "", hold ? " held" : "", end >> 10);
+	close(pipefd[0]);
+	if (hold_fd >= 0)
+		close(hold_fd);
+	return tap_failed ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct chain chains[CHAINS];
@@ -377,6 +485,7 @@ int main(int argc, char **argv)
 	long acq0, rel0, acq1, rel1;
 	int rounds = 20, round, i, n, fails = 0;
 	bool completed, expect_error, settled, pins_shared = false;
+	const char *oom = NULL, *hold = NULL;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--log"))
@@ -395,6 +504,10 @@ int main(int argc, char **argv)
 			bad = argv[++i];
 		else if (i + 1 < argc && !strcmp(argv[i], "--log-pins"))
 			log_pins = argv[++i];
+		else if (i + 1 < argc && !strcmp(argv[i], "--oom"))
+			oom = argv[++i];
+		else if (i + 1 < argc && !strcmp(argv[i], "--hold"))
+			hold = argv[++i];
 		else if (i + 1 < argc && !strcmp(argv[i], "--seed"))
 			seed = strtoul(argv[++i], NULL, 0);
 		else {
@@ -404,6 +517,8 @@ int main(int argc, char **argv)
 		}
 	}
 	srand(seed);
+	if (oom)
+		return oom_case(oom, hold);
 	mem = map_memory(!strcmp(memory, "secretmem") ? "anon" : memory,
 			 MEM_SIZE);
 	memset(mem, 0, MEM_SIZE);

@@ -2,10 +2,11 @@
 # guest-timeout: 1200
 # vhost with its rings and dirty log reached through umirror
 # (vhost.umirror=3) and through uaccess and per-bit pins (0), the same
-# checks in both modes, and the default (1: the log only) in short: tools/virtio's virtio_test against vhost_test.ko
-# and vhost_net_test over TUN, tests/guest/src/vhost-ring.c for the dirty
-# log, the memory kinds, memory changed under the worker and bad input,
-# and vringh_test once. Pins balanced after each group.
+# checks in both modes, and the default (1: the log only) in short:
+# tools/virtio's virtio_test against vhost_test.ko and vhost_net_test over
+# TUN, tests/guest/src/vhost-ring.c for the dirty log, the memory kinds,
+# memory changed under the worker, the OOM killer and bad input, and
+# vringh_test once. Pins balanced after each group.
 . "$(dirname "$0")/../lib.sh"
 tools=$UMIRROR_BUILD/tools-virtio
 ring=$UMIRROR_BUILD/guest-bin/vhost-ring
@@ -47,6 +48,8 @@ ring() {
 	[ "$rc" -le 1 ] || not_ok "vhost-ring $* ended with status $rc"
 }
 
+oom_cg=$(oom_cgroup umirror-vhost-oom) || echo "# no memory cgroup: the OOM cases are skipped"
+slower=$(nullb_slow umirror_slower 10000)
 for mode in 3 0; do
 	echo "$mode" >"$param"
 	name=$([ "$mode" = 3 ] && echo umirror || echo uaccess)
@@ -72,6 +75,12 @@ for mode in 3 0; do
 	ring --memory memfd --log --churn migrate --log-pins "$log_pins"
 	ring --memory anon --log --churn logremap --rounds 30 --log-pins "$log_pins"
 	ring --memory anon --log --small --churn migrate --log-pins "$log_pins"
+	# OOM-killed with vhost on its rings; held, the OOM reaper frees the
+	# memory under the mirrors first.
+	if [ -n "$oom_cg" ]; then
+		ring --memory anon --log --oom "$oom_cg"
+		ring --memory thp --log --oom "$oom_cg" --hold "$slower"
+	fi
 	# Bad input fails or degrades as it does with uaccess.
 	ring --memory secretmem
 	ring --memory anon --bad unmapped
