@@ -50,6 +50,28 @@ nullb_slow() {
 	echo "/dev/$1"
 }
 
+# nullb_throttled NAME MBPS: a 16 MiB memory-backed null_blk device
+# throttled to MBPS MiB/s: each 20 ms tick lets MBPS * 20971 bytes
+# through, and a command over the budget is requeued and its data copied
+# only when a later tick dispatches it, so a test can queue commands
+# whose data arrives late. No scheduler, so commands keep their order;
+# at most 16 KiB each, as one larger than a tick's budget would never
+# pass (MBPS >= 1). Made once per boot, prints its /dev path.
+nullb_throttled() {
+	local d=/sys/kernel/config/nullb/$1
+	if [ ! -d "$d" ]; then
+		mkdir "$d"
+		echo 16 >"$d/size"
+		echo 1 >"$d/memory_backed"
+		echo 1 >"$d/no_sched"
+		echo 32 >"$d/max_sectors"
+		echo "$2" >"$d/mbps"
+		echo 1 >"$d/power"
+	fi
+	[ -b "/dev/$1" ] || { echo "no /dev/$1 after powering $d on" >&2; return 1; }
+	echo "/dev/$1"
+}
+
 # memcg NAME: a memory cgroup, made once per boot; prints its directory.
 memcg() {
 	local root=/sys/fs/cgroup cg=/sys/fs/cgroup/$1
