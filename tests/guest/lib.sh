@@ -81,6 +81,11 @@ memcg() {
 	mkdir -p "$cg" && echo "$cg"
 }
 
+# memcg_stat DIR KEY: a number of the memcg's memory.stat (0 if absent).
+memcg_stat() {
+	awk -v k="$2" '$1 == k { v = $2 } END { print v + 0 }' "$1/memory.stat"
+}
+
 # oom_cgroup NAME: a 32 MiB memcg without swap; prints its directory.
 oom_cgroup() {
 	local cg

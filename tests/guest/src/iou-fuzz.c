@@ -82,7 +82,7 @@
 #define MAX_BUFS		16384	/* IORING_MAX_REG_BUFFERS */
 #define FILL_IOVS		64	/* iovecs made per registration at most */
 #define MUTATE_EVERY		10
-#define DEFAULT_CALLS		45000	/* about 60 s in the debug guest */
+#define DEFAULT_CALLS		28000	/* about 60 s in the debug guest */
 #define FILE_SPAN		(8UL << 20)	/* file offsets the I/O uses */
 #define BLK_SPAN		(16UL << 20)
 #define REQ_MARK		0x7a7a000000000000ULL
@@ -221,16 +221,35 @@ static unsigned char *slot_addr(int s)
  * request over pages that allow its access must not fail with -EFAULT.
  */
 enum access { NO_ACCESS, READ_ONLY, READ_WRITE, UNKNOWN };
-static unsigned char page_access[NR_SLOTS * SLOT_SIZE / 4096];
+#define NR_PAGES	(NR_SLOTS * SLOT_SIZE / 4096)
+static unsigned char page_access[NR_PAGES];
 /* Pages no protection makes accessible to the kernel. */
-static bool page_never[NR_SLOTS * SLOT_SIZE / 4096];
+static bool page_never[NR_PAGES];
+/*
+ * What the VMA over each page allows, as umirror_check() sees it: it
+ * walks VMAs and asks check_vma_flags(), faulting nothing, so a shared
+ * file mapping past its file's end passes (page_never says the kernel
+ * cannot fault it), while a hole (no VMA) and secretmem
+ * (vma_is_secretmem()) never do: page_novma[].
+ */
+static unsigned char page_vma[NR_PAGES];
+static bool page_novma[NR_PAGES];
+/*
+ * When a mutation last changed which page backs each arena address
+ * (a remap or MADV_DONTNEED; mprotect() keeps the pages): a pinned
+ * buffer holds the pages of its registration, so its data can be
+ * compared with what the process sees only where nothing changed since.
+ */
+static unsigned long page_gen[NR_PAGES], gen_now;
 
 static void set_access(const unsigned char *at, size_t len, enum access a)
 {
 	size_t i, first = (at - arena) / page_size;
 
-	for (i = first; i < first + len / page_size; i++)
+	for (i = first; i < first + len / page_size; i++) {
 		page_access[i] = page_never[i] ? NO_ACCESS : a;
+		page_vma[i] = page_novma[i] ? NO_ACCESS : a;
+	}
 }
 
 static void set_never(const unsigned char *at, size_t len, bool never)
@@ -238,6 +257,62 @@ static void set_never(const unsigned char *at, size_t len, bool never)
 	size_t first = (at - arena) / page_size;
 
 	memset(page_never + first, never, len / page_size);
+}
+
+static void set_novma(const unsigned char *at, size_t len, bool novma)
+{
+	size_t first = (at - arena) / page_size;
+
+	memset(page_novma + first, novma, len / page_size);
+}
+
+/* The pages under [@at, @at + @len) change now. */
+static void touch_pages(const unsigned char *at, size_t len)
+{
+	size_t i, first = (at - arena) / page_size;
+
+	gen_now++;
+	for (i = first; i < first + len / page_size && i < NR_PAGES; i++)
+		page_gen[i] = gen_now;
+}
+
+/* Arena page indexes of [@addr, @addr + @len), @len > 0; false if outside. */
+static bool arena_pages(uint64_t addr, uint64_t len, size_t *first, size_t *last)
+{
+	uint64_t base = (uintptr_t)arena;
+
+	if (addr < base || len > NR_SLOTS * SLOT_SIZE ||
+	    addr - base > NR_SLOTS * SLOT_SIZE - len)
+		return false;
+	*first = (addr - base) / page_size;
+	*last = (addr + len - 1 - base) / page_size;
+	return true;
+}
+
+/* Whether the process may read every page of the span (a data check). */
+static bool span_readable(uint64_t addr, uint64_t len)
+{
+	size_t i, first, last;
+
+	if (!arena_pages(addr, len, &first, &last))
+		return false;
+	for (i = first; i <= last; i++)
+		if (page_access[i] != READ_ONLY && page_access[i] != READ_WRITE)
+			return false;
+	return true;
+}
+
+/* Whether no page of the span has changed since generation @gen. */
+static bool span_untouched(uint64_t addr, uint64_t len, unsigned long gen)
+{
+	size_t i, first, last;
+
+	if (!arena_pages(addr, len, &first, &last))
+		return false;
+	for (i = first; i <= last; i++)
+		if (page_gen[i] > gen)
+			return false;
+	return true;
 }
 
 /* Whether every page of [@addr, @addr + @len) allows the access. */
@@ -299,7 +374,9 @@ static void map_slot(int s, enum kind kind)
 	if (mmap(at, SLOT_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
 		 MAP_NORESERVE | fixed, -1, 0) != at)
 		die("mmap reservation");
+	touch_pages(at, SLOT_SIZE);
 	set_never(at, SLOT_SIZE, false);
+	set_novma(at, SLOT_SIZE, false);
 	set_access(at, SLOT_SIZE, NO_ACCESS);
 	switch (kind) {
 	case K_HUGETLB:
@@ -350,6 +427,8 @@ static void map_slot(int s, enum kind kind)
 	case K_HOLE:
 	case K_SECRET:
 		set_never(at, len, true);
+		set_novma(at, len, true);
+		set_access(at, len, NO_ACCESS);
 		break;
 	case K_RO:
 		set_access(at, len, READ_ONLY);
@@ -433,6 +512,7 @@ static void mutate(void)
 		break;
 	default:
 		nr_dontneed++;
+		touch_pages(slot_addr(s) + off, sub);
 		madvise(slot_addr(s) + off, sub, MADV_DONTNEED);
 	}
 }
@@ -544,6 +624,8 @@ static const char *const state_name[] = { "empty", "pinned", "unpinned" };
 struct mslot {
 	uint64_t base, len;
 	enum state state;
+	uint64_t tag;		/* posted when an update replaces the buffer */
+	unsigned long gen;	/* gen_now at its registration */
 };
 
 struct fring {
@@ -551,12 +633,47 @@ struct fring {
 	int reg_index;		/* index of the registered ring fd, or -1 */
 	unsigned int nr;	/* table size; 0: no table */
 	struct mslot slot[MAX_BUFS];
+	/* Tags of replaced buffers whose CQE has not been seen yet. */
+	unsigned int nr_pending;
+	uint64_t pending[MAX_BUFS];
 };
 
 static struct fring rings[NR_RINGS];
 static struct io_uring donor;	/* only its mapping is used */
 static bool sysctl_unpinned;
-static unsigned long nr_tags;
+static unsigned long nr_tags, nr_tags_expected;
+static void bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * A tag is posted once, by io_rsrc_put_work(), when the node that
+ * __io_sqe_buffers_update() queued the replaced buffer on
+ * (io_queue_rsrc_removal()) is put by the last request that used it. In
+ * 6.12 nothing else posts one: __io_sqe_buffers_unregister(), a failed
+ * registration and the ring's teardown drop the buffers and their tags
+ * without a CQE.
+ */
+static void tag_expect(struct fring *fr, uint64_t tag)
+{
+	if (fr->nr_pending == MAX_BUFS)
+		return;		/* a tag never posted shows at the next check */
+	fr->pending[fr->nr_pending++] = tag;
+	nr_tags_expected++;
+}
+
+static void tag_seen(struct fring *fr, uint64_t tag)
+{
+	unsigned int i;
+
+	nr_tags++;
+	for (i = 0; i < fr->nr_pending; i++) {
+		if (fr->pending[i] != tag)
+			continue;
+		fr->pending[i] = fr->pending[--fr->nr_pending];
+		return;
+	}
+	bad("ring %d: CQE with tag %#llx, not that of a replaced buffer (or twice)",
+	    (int)(fr - rings), (unsigned long long)tag);
+}
 
 static void ring_open(struct fring *fr)
 {
@@ -570,6 +687,7 @@ static void ring_open(struct fring *fr)
 	ret = io_uring_register_ring_fd(&fr->ring);
 	fr->reg_index = ret == 1 ? (int)fr->ring.enter_ring_fd : -1;
 	fr->nr = 0;
+	fr->nr_pending = 0;
 }
 
 /* Reap what arrived besides requests: tags of buffers let go. */
@@ -578,19 +696,46 @@ static void drain(struct fring *fr)
 	struct io_uring_cqe *cqe;
 
 	while (!io_uring_peek_cqe(&fr->ring, &cqe)) {
-		nr_tags++;
+		tag_seen(fr, cqe->user_data);
 		io_uring_cqe_seen(&fr->ring, cqe);
 	}
 }
 
+/*
+ * Every tag expected has come: the last request using a replaced buffer
+ * may free its node a little after its own CQE (io-wq, task_work), so
+ * wait up to a second for stragglers.
+ */
+static void tags_check(struct fring *fr, const char *when)
+{
+	struct __kernel_timespec ts = { .tv_nsec = 10000000 };
+	struct io_uring_cqe *cqe;
+	int i;
+
+	drain(fr);
+	for (i = 0; i < 100 && fr->nr_pending; i++) {
+		if (!io_uring_wait_cqe_timeout(&fr->ring, &cqe, &ts)) {
+			tag_seen(fr, cqe->user_data);
+			io_uring_cqe_seen(&fr->ring, cqe);
+		}
+	}
+	if (fr->nr_pending)
+		bad("ring %d %s: %u tags of replaced buffers never posted (first %#llx)",
+		    (int)(fr - rings), when, fr->nr_pending,
+		    (unsigned long long)fr->pending[0]);
+	fr->nr_pending = 0;
+}
+
 /* What a successful registration of @iov with @flags leaves in @fr. */
 static void model_set(struct fring *fr, unsigned int i, const struct iovec *iov,
-		      unsigned int flags)
+		      unsigned int flags, uint64_t tag)
 {
 	struct mslot *m = &fr->slot[i];
 
 	m->base = (uintptr_t)iov->iov_base;
 	m->len = iov->iov_len;
+	m->tag = tag;
+	m->gen = gen_now;
 	if (!iov->iov_base)
 		m->state = EMPTY;
 	else if (flags & IORING_RSRC_REGISTER_UNPINNED)
@@ -620,6 +765,7 @@ static struct {
 
 static uint64_t seed;
 static unsigned long call_no, unexpected;
+static const char *cur_op = "setup";
 static bool verbose;
 static char args[1024];
 
@@ -655,6 +801,20 @@ static void account(enum op op, int ret, bool good, const char *want)
 		    ret < 0 ? ename(-ret) : "success", want);
 }
 
+/* A check outside the errno oracle failed: report it as one. */
+static void bad(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (++unexpected <= MAX_REPORTS)
+		tap(false, "seed=%llu call=%lu op=%s: %s", (unsigned long long)seed,
+		    call_no, cur_op, msg);
+}
+
 /* Check an errno-or-zero result against a set (@ok_allowed: 0 too). */
 static void expect(enum op op, int ret, bool ok_allowed, const struct eset *s)
 {
@@ -688,17 +848,98 @@ static unsigned char *bad_ptr;		/* a PROT_NONE page */
  * length or one over 1 GiB (-EFAULT) and an end that wraps
  * (-EOVERFLOW); a NULL base (an empty slot) may not carry a tag
  * (-EINVAL). Then pinning, or the mirror's umirror_init() and
- * umirror_check(), decide by the memory: success, -EFAULT (holes,
- * PROT_NONE, read-only, VM_PFNMAP, secretmem, a writable ext4 MAP_SHARED
- * when pinned, a kernel address), or -ENOMEM.
+ * umirror_check(), decide by the memory (mem_outcome()).
  */
 struct iov_outcome {
 	bool can_ok;
 	struct eset fail;
 };
 
+/* x86-64 TASK_SIZE_MAX with 4-level paging: the guest has no LA57. */
+#define USER_END	0x7ffffffff000ULL
+static uint64_t mmap_min_addr = 65536;	/* vm.mmap_min_addr, read at start */
+
+/*
+ * What the memory under [@base, @base + @len) lets a registration give,
+ * @len > 0 and the end not wrapping. Exact where the kernel decides from
+ * the addresses and the VMAs alone:
+ *  - an end past USER_END: the GUP of io_pin_pages() fails
+ *    internal_get_user_pages_fast()'s "end > TASK_SIZE_MAX" (-EFAULT);
+ *    umirror_init() fails "end > mm->task_size" with -EINVAL, which
+ *    io_sqe_buffer_register_unpinned() turns into -EFAULT;
+ *  - a start below vm.mmap_min_addr, where nothing can be mapped: the
+ *    first page has no VMA, for GUP and for umirror_check() (-EFAULT);
+ *  - [vvar] is VM_PFNMAP: check_vma_flags() refuses it (-EFAULT), for
+ *    both;
+ *  - an arena span, unpinned: umirror_check() walks the VMAs, faulting
+ *    nothing, and check_vma_flags(FOLL_PIN | FOLL_WRITE) refuses a VMA
+ *    without VM_WRITE and secretmem; a hole fails the walk. Success (or
+ *    -ENOMEM) iff every page's VMA is writable (page_vma[]), else only
+ *    -EFAULT;
+ *  - an arena span, pinned: io_pin_pages() pins FOLL_WRITE |
+ *    FOLL_LONGTERM and faults, so every page must be writable and
+ *    faultable (page_access[]: not past a shared file's end, where the
+ *    fault is SIGBUS), and check_vma_flags() -> writable_file_mapping_allowed()
+ *    refuses a file mapping that needs dirty tracking (ext4, whatever
+ *    its protection; shmem, memfd and hugetlb do not need it).
+ * Pages of unknown protection, and memory outside the arena (the ring's
+ * mmap, random user addresses), allow success, -EFAULT and -ENOMEM.
+ */
+static void mem_outcome(uint64_t base, uint64_t len, bool unpinned,
+			struct iov_outcome *o)
+{
+	size_t i, first, last;
+	bool unknown = false, bad = false;
+	int k;
+
+	if (base + len > USER_END || base < mmap_min_addr) {
+		es_add(&o->fail, EFAULT);
+		return;
+	}
+	for (k = 0; k < nr_special; k++) {
+		if (strcmp(special[k].name, "vvar") ||
+		    base >= special[k].base + special[k].len ||
+		    base + len <= special[k].base)
+			continue;
+		es_add(&o->fail, EFAULT);
+		return;
+	}
+	if (!arena_pages(base, len, &first, &last)) {
+		o->can_ok = true;
+		es_add(&o->fail, EFAULT);
+		es_add(&o->fail, ENOMEM);
+		return;
+	}
+	for (i = first; i <= last; i++) {
+		enum access a = unpinned ? page_vma[i] : page_access[i];
+
+		if (!unpinned && slots[i * page_size / SLOT_SIZE].kind == K_EXT4)
+			bad = true;
+		else if (a == UNKNOWN)
+			unknown = true;
+		else if (a != READ_WRITE)
+			bad = true;
+	}
+	if (bad) {
+		es_add(&o->fail, EFAULT);
+		return;
+	}
+	o->can_ok = true;
+	es_add(&o->fail, ENOMEM);
+	if (unknown)
+		es_add(&o->fail, EFAULT);
+}
+
+/* Whether a registration with @flags is unpinned: io_sqe_buffer_register(). */
+static bool flags_unpinned(unsigned int flags)
+{
+	if (flags & IORING_RSRC_REGISTER_PINNED)
+		return false;
+	return flags & IORING_RSRC_REGISTER_UNPINNED || sysctl_unpinned;
+}
+
 static void classify_iov(const struct iovec *iov, uint64_t tag, bool tags_bad,
-			 struct iov_outcome *o)
+			 unsigned int flags, struct iov_outcome *o)
 {
 	uint64_t base = (uintptr_t)iov->iov_base, len = iov->iov_len, end;
 
@@ -719,9 +960,7 @@ static void classify_iov(const struct iovec *iov, uint64_t tag, bool tags_bad,
 	} else if (__builtin_add_overflow(base, len + page_size - 1, &end)) {
 		es_add(&o->fail, EOVERFLOW);
 	} else {
-		o->can_ok = true;
-		es_add(&o->fail, EFAULT);
-		es_add(&o->fail, ENOMEM);
+		mem_outcome(base, len, flags_unpinned(flags), o);
 	}
 }
 
@@ -730,14 +969,15 @@ static void classify_iov(const struct iovec *iov, uint64_t tag, bool tags_bad,
  * some iovec all of whose predecessors may succeed. *@can_ok: all may.
  */
 static void table_outcome(unsigned int nr, const struct iovec *v,
-			  const uint64_t *t, struct eset *s, bool *can_ok)
+			  const uint64_t *t, unsigned int flags, struct eset *s,
+			  bool *can_ok)
 {
 	struct iov_outcome o;
 	unsigned int i;
 
 	*can_ok = true;
 	for (i = 0; i < nr; i++) {
-		classify_iov(&v[i], t ? t[i] : 0, false, &o);
+		classify_iov(&v[i], t ? t[i] : 0, false, flags, &o);
 		es_or(s, &o.fail);
 		if (!o.can_ok) {
 			*can_ok = false;
@@ -798,6 +1038,9 @@ static unsigned int fill_iovs(unsigned int nr, bool with_tags)
 	for (i = 0; i < n; i++) {
 		gen_iov(&iovs[i]);
 		tags[i] = with_tags && chance(30) ? rnd() | 1 : 0;
+		/* A tag CQE must not pass for a request's (REQ_MARK). */
+		if ((tags[i] & ~0xffffffffULL) == REQ_MARK)
+			tags[i] ^= 1ULL << 63;
 	}
 	return n;
 }
@@ -832,13 +1075,13 @@ static unsigned int gen_flags(bool sparse_ok)
 
 /* A result that may differ between unpinned and pinned needs no model. */
 static void register_model(struct fring *fr, unsigned int nr,
-			   unsigned int flags)
+			   unsigned int flags, const uint64_t *t)
 {
 	unsigned int i;
 
 	fr->nr = nr;
 	for (i = 0; i < nr; i++)
-		model_set(fr, i, &iovs[i], flags);
+		model_set(fr, i, &iovs[i], flags, t ? t[i] : 0);
 }
 
 /* IORING_REGISTER_BUFFERS: io_uring_register() then io_sqe_buffers_register(). */
@@ -859,15 +1102,22 @@ static void op_register(struct fring *fr)
 		expect_one(OP_REGISTER, ret, EBUSY);
 	else if (!nr || nr > MAX_BUFS)
 		expect_one(OP_REGISTER, ret, EINVAL);
-	else if (argp == bad_ptr)
-		expect_one(OP_REGISTER, ret, EFAULT);
-	else {
-		table_outcome(nr, iovs, NULL, &s, &can_ok);
+	else if (argp == bad_ptr) {
+		/*
+		 * io_sqe_buffers_register() allocates the tag table
+		 * (io_rsrc_data_alloc()) and the buffer table before it reads
+		 * the first iovec.
+		 */
+		es_add(&s, EFAULT);
+		es_add(&s, ENOMEM);
+		expect(OP_REGISTER, ret, false, &s);
+	} else {
+		table_outcome(nr, iovs, NULL, 0, &s, &can_ok);
 		es_add(&s, ENOMEM);
 		expect(OP_REGISTER, ret, can_ok, &s);
 	}
 	if (!ret)
-		register_model(fr, nr, 0);
+		register_model(fr, nr, 0, NULL);
 	clear_iovs(n);
 }
 
@@ -918,13 +1168,17 @@ static void op_register2(struct fring *fr)
 		expect_one(OP_REGISTER2, ret, EBUSY);
 	else if (rr.nr > MAX_BUFS)
 		expect_one(OP_REGISTER2, ret, EINVAL);
-	else if (tags_bad)
-		expect_one(OP_REGISTER2, ret, EFAULT);	/* io_rsrc_data_alloc() */
+	else if (tags_bad) {
+		/* io_rsrc_data_alloc() allocates, then copies the tags. */
+		es_add(&s, EFAULT);
+		es_add(&s, ENOMEM);
+		expect(OP_REGISTER2, ret, false, &s);
+	}
 	else {
 		const uint64_t *t = rr.tags ? tags : NULL;
 
 		if (data) {
-			table_outcome(rr.nr, iovs, t, &s, &can_ok);
+			table_outcome(rr.nr, iovs, t, flags, &s, &can_ok);
 		} else {
 			/* No data: every slot empty, refused if tagged. */
 			unsigned int i;
@@ -942,7 +1196,8 @@ static void op_register2(struct fring *fr)
 	if (!ret) {
 		if (!data)
 			clear_iovs(n);
-		register_model(fr, rr.nr, flags);
+		register_model(fr, rr.nr, flags,
+			       rr.tags && !tags_bad ? tags : NULL);
 	}
 	clear_iovs(n);
 }
@@ -1019,25 +1274,32 @@ static void op_update(struct fring *fr)
 			good = (unsigned int)ret <= nr;
 			for (i = 0; good && i < (unsigned int)ret; i++) {
 				classify_iov(&iovs[i], up.tags ? tags[i] : 0,
-					     tags_bad, &o);
+					     tags_bad, flags, &o);
 				good = o.can_ok;
 			}
 			if (good && (unsigned int)ret < nr) {
 				classify_iov(&iovs[ret], up.tags ? tags[ret] : 0,
-					     tags_bad, &o);
+					     tags_bad, flags, &o);
 				good = es_count(&o.fail) || fr->slot[up.offset + ret].state != EMPTY;
 			}
 			snprintf(want, sizeof(want), "a count of slots that may succeed (1..%u)", nr);
 			account(OP_UPDATE, ret, good, want);
 		} else {
-			classify_iov(&iovs[0], up.tags ? tags[0] : 0, tags_bad, &o);
+			classify_iov(&iovs[0], up.tags ? tags[0] : 0, tags_bad,
+				     flags, &o);
 			s = o.fail;
 			if (fr->slot[up.offset].state != EMPTY)
 				es_add(&s, ENOMEM);
 			expect(OP_UPDATE, ret, false, &s);
 		}
-		for (i = 0; ret > 0 && i < (unsigned int)ret && i < nr; i++)
-			model_set(fr, up.offset + i, &iovs[i], flags);
+		for (i = 0; ret > 0 && i < (unsigned int)ret && i < nr; i++) {
+			struct mslot *old = &fr->slot[up.offset + i];
+
+			if (old->state != EMPTY && old->tag)
+				tag_expect(fr, old->tag);
+			model_set(fr, up.offset + i, &iovs[i], flags,
+				  up.tags ? tags[i] : 0);
+		}
 	}
 	clear_iovs(n);
 }
@@ -1111,6 +1373,9 @@ static void op_clone(struct fring *fr)
 	if (!ret && from) {
 		fr->nr = from->nr;
 		memcpy(fr->slot, from->slot, from->nr * sizeof(fr->slot[0]));
+		/* io_clone_buffers() allocates its table with no tags. */
+		for (unsigned int i = 0; i < fr->nr; i++)
+			fr->slot[i].tag = 0;
 	}
 }
 
@@ -1124,14 +1389,22 @@ static void op_unregister(struct fring *fr)
 	arg("arg=%s nr=%u table=%u", argp ? "set" : "NULL", nr, fr->nr);
 	ret = sys_register(fr->ring.ring_fd, IORING_UNREGISTER_BUFFERS, argp, nr);
 	expect_one(OP_UNREGISTER, ret, argp || nr ? EINVAL : fr->nr ? 0 : ENXIO);
-	if (!ret)
+	/*
+	 * io_rsrc_ref_quiesce() has waited for every node queued before:
+	 * the tags of buffers replaced until now are all posted.
+	 */
+	if (!ret) {
 		fr->nr = 0;
+		tags_check(fr, "after UNREGISTER_BUFFERS");
+	}
 }
 
 /* Close a ring with whatever it holds and open a new one in its place. */
 static void op_reset(struct fring *fr)
 {
 	arg("table=%u", fr->nr);
+	/* Closing posts nothing: the tags expected must be there before. */
+	tags_check(fr, "before close");
 	cover_holes(true);
 	io_uring_queue_exit(&fr->ring);
 	ring_open(fr);
@@ -1177,12 +1450,81 @@ static int submit_one(struct fring *fr)
 			return ret == -ETIME ? -ETIME : ret;
 		if ((cqe->user_data & ~0xffffffffULL) == REQ_MARK)
 			break;
-		nr_tags++;
+		tag_seen(fr, cqe->user_data);
 		io_uring_cqe_seen(&fr->ring, cqe);
 	}
 	ret = cqe->res;
 	io_uring_cqe_seen(&fr->ring, cqe);
 	return ret;
+}
+
+/*
+ * Data checks. The fuzzer is the only user of its targets and runs one
+ * request at a time, so right after a request has completed the target
+ * holds what the request moved, whatever other requests wrote before.
+ */
+#define BOUNCE_SIZE	(16UL << 20)
+static unsigned char *bounce;		/* BOUNCE_SIZE, page aligned */
+static unsigned long nr_verified[2][2];	/* [write][pinned] */
+
+/* Read [@off, @off + @len) of target @t; NULL if it cannot be read. */
+static const unsigned char *target_read(enum target t, uint64_t off,
+					uint64_t len)
+{
+	uint64_t aoff = off, alen = len;
+	ssize_t r;
+
+	/* O_DIRECT: whole logical blocks, into an aligned buffer. */
+	if (targets[t].direct) {
+		aoff = off & ~4095ULL;
+		alen = ((off + len + 4095) & ~4095ULL) - aoff;
+	}
+	r = pread(targets[t].fd, bounce, alen, aoff);
+	if (r < 0 || (uint64_t)r < off - aoff + len)
+		return NULL;
+	return bounce + (off - aoff);
+}
+
+/*
+ * After a request on @m moved @n bytes between [@addr, @addr + @n) and
+ * target @t at @off: the memory and the target must hold the same bytes.
+ * Checked where the process can read every page of the span and sees the
+ * pages the kernel used: always for an unpinned buffer (it names
+ * addresses, io_import_unpinned() finds the pages mapped now), for a
+ * pinned one only where no remap or MADV_DONTNEED has replaced a page
+ * since its registration. A read into a span across slots is not
+ * checked: two slots may map the same page of a shared file, and the
+ * later part of the read then overwrites the earlier.
+ */
+static void verify_data(const struct mslot *m, enum target t, bool write,
+			uint64_t addr, uint64_t off, uint64_t n)
+{
+	const unsigned char *mem = (const unsigned char *)(uintptr_t)addr;
+	const unsigned char *held;
+	uint64_t i, a = (uintptr_t)arena;
+
+	if (!n || n > BOUNCE_SIZE - 8192 || !span_readable(addr, n))
+		return;
+	if (m->state == PINNED && !span_untouched(addr, n, m->gen))
+		return;
+	if (!write && (addr - a) / SLOT_SIZE != (addr + n - 1 - a) / SLOT_SIZE)
+		return;
+	held = target_read(t, off, n);
+	if (!held) {
+		bad("%s: cannot read back %#llx bytes at %#llx of %s: %s", args,
+		    (unsigned long long)n, (unsigned long long)off,
+		    target_name[t], strerror(errno));
+		return;
+	}
+	nr_verified[write][m->state == PINNED]++;
+	if (!memcmp(mem, held, n))
+		return;
+	for (i = 0; mem[i] == held[i]; i++)
+		;
+	bad("%s: %s buffer %s: memory and %s differ at byte %#llx of %#llx (memory %#04x, target %#04x)",
+	    args, state_name[m->state], write ? "written out" : "read into",
+	    target_name[t], (unsigned long long)i, (unsigned long long)n,
+	    mem[i], held[i]);
 }
 
 /* A span for a request on @m: inside, aligned or not, or across its edges. */
@@ -1357,6 +1699,8 @@ static void op_rw(struct fring *fr, bool write)
 		 t == T_BLK && misaligned ? " (misaligned: none)" : "",
 		 es_str(&s, list, sizeof(list)));
 	account(op, ret, good, want);
+	if (good && ret > 0)
+		verify_data(m, t, write, addr, off, ret);
 }
 
 /* ---- setup, the run, the checks at the end ---- */
@@ -1461,6 +1805,7 @@ static void setup(void)
 	setup_kinds();
 	setup_targets();
 	bad_ptr = map_anon(page_size, PROT_NONE);
+	bounce = map_anon(BOUNCE_SIZE, PROT_READ | PROT_WRITE);
 	for (i = 0; i < NR_RINGS; i++)
 		ring_open(&rings[i]);
 	ret = io_uring_queue_init(8, &donor, 0);
@@ -1493,31 +1838,43 @@ static long pins_out(void)
 
 /*
  * Every FOLL_PIN taken has been released. Rings are torn down by a
- * workqueue after close, so allow it time, under emulation too.
+ * workqueue after close, which a loaded debug guest may run late: allow
+ * up to 60 s, as the other tests that wait for teardown do.
  */
 static void check_pins_balanced(long before)
 {
+	struct timespec t0, t1;
 	long now = 0;
 	int i;
 
-	for (i = 0; i < 200; i++) {
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < 1200; i++) {
 		now = pins_out();
 		if (now == before)
 			break;
 		usleep(50000);
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (now != before)
+		diag("pins still held after %.0f s: %ld", (double)(t1.tv_sec - t0.tv_sec),
+		     now - before);
 	tap(now == before,
-	    "pins balanced after all rings closed (acquired - released: %ld, %ld before the run)",
-	    now, before);
+	    "pins balanced after all rings closed (acquired - released: %ld, %ld before the run, %ld outstanding)",
+	    now, before, now - before);
 }
 
-/* After all that, a process registers and uses a buffer as ever. */
+/*
+ * After all that, a process registers and uses a buffer as ever: through
+ * the mirror, so with O_DIRECT on the block device (buffered I/O would
+ * copy through the user address and never use the mirror), aligned.
+ */
 static void check_sanity(void)
 {
 	size_t len = 64 << 10;
 	unsigned char *buf = map_anon(2 * len, PROT_READ | PROT_WRITE);
 	struct iovec iov = { buf, len };
 	struct fring *fr = &rings[0];
+	enum target t = targets[T_BLK].fd >= 0 ? T_BLK : T_TMPFS;
 	struct io_uring_sqe *sqe;
 	int w, r = -1, u;
 	size_t i;
@@ -1529,17 +1886,17 @@ static void check_sanity(void)
 	u = update_buf(&fr->ring, 0, buf, 2 * len, IORING_RSRC_REGISTER_UNPINNED);
 	if (!w && u == 1) {
 		sqe = io_uring_get_sqe(&fr->ring);
-		io_uring_prep_write_fixed(sqe, targets[T_TMPFS].fd, buf, len, 0, 0);
+		io_uring_prep_write_fixed(sqe, targets[t].fd, buf, len, 0, 0);
 		sqe->user_data = REQ_MARK;
 		w = submit_one(fr);
 		sqe = io_uring_get_sqe(&fr->ring);
-		io_uring_prep_read_fixed(sqe, targets[T_TMPFS].fd, buf + len, len, 0, 0);
+		io_uring_prep_read_fixed(sqe, targets[t].fd, buf + len, len, 0, 0);
 		sqe->user_data = REQ_MARK;
 		r = submit_one(fr);
 	}
 	tap(u == 1 && w == (int)len && r == (int)len && !memcmp(buf, buf + len, len),
-	    "sanity: register, update to unpinned, write and read back 64 KiB (update %d, write %d, read %d)",
-	    u, w, r);
+	    "sanity: register, update to unpinned, write and read back 64 KiB on %s%s (update %d, write %d, read %d)",
+	    target_name[t], targets[t].direct ? " with O_DIRECT" : "", u, w, r);
 	io_uring_queue_exit(&fr->ring);
 	munmap(buf, 2 * len);
 }
@@ -1560,6 +1917,11 @@ static void report(void)
 	     nr_remap, nr_mprotect, nr_dontneed, nr_tags);
 	diag("unpinned requests over accessible pages, where -EFAULT is wrong: %lu",
 	     nr_efault_refused);
+	diag("tags: %lu expected (of replaced buffers), %lu posted",
+	     nr_tags_expected, nr_tags);
+	diag("data verified: READ_FIXED %lu unpinned %lu pinned, WRITE_FIXED %lu unpinned %lu pinned",
+	     nr_verified[0][0], nr_verified[0][1], nr_verified[1][0],
+	     nr_verified[1][1]);
 	diag("fuzz: seed=%llu calls=%lu ok=%lu errnos=%d",
 	     (unsigned long long)seed, calls, ok, es_count(&all));
 	for (op = 0; op < NR_OPS; op++)
@@ -1599,6 +1961,7 @@ static void one_call(void)
 		pick -= mix[op].weight;
 	fr = pick_ring(mix[op].table);
 	args[0] = 0;
+	cur_op = op_name[op];
 	switch (op) {
 	case OP_REGISTER:
 		op_register(fr);
@@ -1637,6 +2000,7 @@ int main(int argc, char **argv)
 	unsigned long calls = DEFAULT_CALLS;
 	struct timespec t0, t1;
 	long pins_before;
+	char *end;
 	FILE *f;
 	int c, i;
 
@@ -1644,12 +2008,17 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': seed = strtoull(optarg, NULL, 0); break;
-		case 'c': calls = strtoul(optarg, NULL, 0); break;
+		case 'c':
+			/* "N%": that share of the default */
+			calls = strtoul(optarg, &end, 0);
+			if (*end == '%')
+				calls = DEFAULT_CALLS * calls / 100;
+			break;
 		case 'b': blockdev = optarg; break;
 		case 'e': ext4_dir = optarg; break;
 		case 'v': verbose = true; break;
 		default:
-			fprintf(stderr, "usage: %s [--seed S] [--calls N] [--blockdev DEV] [--ext4 DIR] [-v]\n",
+			fprintf(stderr, "usage: %s [--seed S] [--calls N|N%%] [--blockdev DEV] [--ext4 DIR] [-v]\n",
 				argv[0]);
 			return 2;
 		}
@@ -1662,6 +2031,12 @@ int main(int argc, char **argv)
 	f = fopen("/proc/sys/kernel/io_uring_unpinned_buffers", "r");
 	if (f) {
 		sysctl_unpinned = fgetc(f) == '1';
+		fclose(f);
+	}
+	f = fopen("/proc/sys/vm/mmap_min_addr", "r");
+	if (f) {
+		if (fscanf(f, "%llu", (unsigned long long *)&mmap_min_addr) != 1)
+			mmap_min_addr = 65536;
 		fclose(f);
 	}
 	pins_before = pins_out();
@@ -1679,6 +2054,9 @@ int main(int argc, char **argv)
 	     (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 	report();
 
+	cur_op = "end";
+	for (i = 0; i < NR_RINGS; i++)
+		tags_check(&rings[i], "at the end");
 	cover_holes(true);
 	for (i = 0; i < NR_RINGS; i++)
 		io_uring_queue_exit(&rings[i].ring);

@@ -71,7 +71,7 @@ vhost_loop() {
 }
 
 memstat() {
-	awk -v k="$1" '$1 == k { v = $2 } END { print v + 0 }' "$cg/memory.stat"
+	memcg_stat "$cg" "$1"
 }
 # Anonymous pages still on the LRU: a page a leaked pin or reference keeps
 # is no longer mapped, but stays there (memory.stat's anon counts mapped
