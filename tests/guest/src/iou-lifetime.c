@@ -1082,14 +1082,15 @@ static void storm_child(int out)
 		double t0;
 		int r;
 
+		/* Its own user_data: a late one is never taken for the next. */
 		prep_rw(&ring, false, dev_fd, buf + i * stride, len, i * len, 0, 0,
-			REQ_MARK);
+			REQ_MARK + 1 + i);
 		t0 = now_ms();
 		r = io_uring_submit(&ring);
 		submit_ms[i] = now_ms() - t0;
 		if (submit_ms[i] > res.submit_max)
 			res.submit_max = submit_ms[i];
-		r = r == 1 ? wait_ud(&ring, REQ_MARK, 30000) : r;
+		r = r == 1 ? wait_ud(&ring, REQ_MARK + 1 + i, 60000) : r;
 		if (r == (int)len) {
 			res.completed++;
 			res.intact += same(buf + i * stride, len, DEV_SEED, i * len);
