@@ -832,7 +832,9 @@ static void setup_worker(struct worker *w, enum target t, unsigned char *slot)
 	}
 	if (io_uring_queue_init(2 * MAX_QD, &w->ring, ring_flags))
 		die("io_uring_queue_init");
+	/* THP and KSM from the start; chaos toggles both later. */
 	madvise(slot, SLOT, MADV_HUGEPAGE);
+	madvise(slot, SLOT, MADV_MERGEABLE);
 	memset(slot, 0, SLOT);
 	errno = -register_slot(w, false, &w->rng);
 	if (errno)
