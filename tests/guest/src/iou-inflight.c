@@ -497,7 +497,12 @@ static void __attribute__((noreturn)) oom_child(const char *cg, int fd, int read
 	}
 }
 
-static void case_oom(const char *slower, const char *cg)
+/*
+ * Whether the case happened: with two vCPUs the kill sometimes comes
+ * before the reads reach the device, and then exit_mmap() frees the
+ * memory at once; such a try is told and made again, the last reported.
+ */
+static bool case_oom(const char *slower, const char *cg, bool last)
 {
 	long base, kills0, during = -1, end = -1, held, inflight_at_most = -1;
 	double t0, killed = 0, reaped = 0;
@@ -545,6 +550,13 @@ static void case_oom(const char *slower, const char *cg)
 			break;
 	}
 	by_reaper = oom_reaped(child);
+	if (!last && !by_reaper && inflight_at_most <= 0) {
+		diag("oom: no read was at the device when the memory went, %.1f s after the kill, not by the OOM reaper: again",
+		     reaped ? reaped - killed : -1.0);
+		close(fd);
+		close(pipefd[0]);
+		return false;
+	}
 	if (during != NPAGES + 1)
 		diag("oom: %ld reads at the device when the most pins were held, %.1f s after the kill",
 		     inflight_at_most, reaped - killed);
@@ -558,6 +570,7 @@ static void case_oom(const char *slower, const char *cg)
 	    end >> 10, pins_settled(base) == base ? "balanced" : "NOT balanced");
 	close(fd);
 	close(pipefd[0]);
+	return true;
 }
 
 int main(int argc, char **argv)
@@ -565,6 +578,7 @@ int main(int argc, char **argv)
 	bool numa = !access("/sys/devices/system/node/node1", F_OK);
 	void *pattern;
 	enum mode mode;
+	int i;
 
 	if (argc != 2 && argc != 4) {
 		fprintf(stderr, "usage: %s SLOW_DEVICE [SLOWER_DEVICE MEMCG_DIR]\n",
@@ -596,9 +610,9 @@ int main(int argc, char **argv)
 		else
 			skip("busy", "one NUMA node");
 	}
-	if (argc == 4)
-		case_oom(argv[2], argv[3]);
-	else
+	for (i = 0; argc == 4 && i < 3 && !case_oom(argv[2], argv[3], i == 2); i++)
+		;
+	if (argc != 4)
 		skip("lent, oom", "no slower device or memcg");
 	return tap_failed ? 1 : 0;
 }

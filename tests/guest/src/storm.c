@@ -26,8 +26,8 @@
  * late device write, KSM, migration, swap) may change it. Half the
  * patterns repeat every page, so KSM finds identical pages to merge.
  * Requests go inline or through io-wq (IOSQE_ASYNC), up to four at once.
- * Unpinned slots are registered 2 MiB or a page less, at random, so that
- * a buffer update replaces the mirror rather than finding it shared.
+ * Slots are registered 2 MiB and a page less in turn, so that an update
+ * of an unpinned slot makes a new mirror rather than finding it shared.
  *
  * Chaos threads meanwhile, on random slots:
  *
@@ -143,8 +143,14 @@ struct worker {
 	/* odd while a replacing change runs; bumped before and after it */
 	atomic_uint replaced;
 	unsigned int replaced_seen;
-	/* what the last verified operation left in the slot, to check again */
-	size_t rest_off, rest_len;
+	/* registrations so far: each uses the other length than the last */
+	atomic_uint registrations;
+	/*
+	 * What the last verified operation left in the slot, to check again:
+	 * the area it read into, and the one it wrote from where apart.
+	 */
+	size_t rest_off, rest_len, rest_woff;
+	bool rest_write;
 	uint64_t rest_tag, rest_pos;
 	unsigned int rest_seen;
 	bool rest_valid;
@@ -158,7 +164,7 @@ static unsigned int nr_workers;
 static uint64_t seed;
 static atomic_int stop;
 static atomic_ulong chaos_done[NR_CHAOS], chaos_failed[NR_CHAOS];
-static atomic_ulong exits, exits_forked, exit_reads;
+static atomic_ulong exits, exits_forked, exit_reads, pages_migrated;
 static const char *blockdev, *slowdev, *ext4_dir, *nvme_dev;
 static bool split_debugfs;
 static pthread_mutex_t print_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -221,12 +227,13 @@ static bool matches(struct worker *w, const char *what, const unsigned char *p,
 	return true;
 }
 
-static int register_slot(struct worker *w, bool update, uint64_t *rng)
+static int register_slot(struct worker *w, bool update)
 {
 	unsigned int flags = w->target == NULLB_PIN ?
 		IORING_RSRC_REGISTER_PINNED : IORING_RSRC_REGISTER_UNPINNED;
 	struct iovec iov = {
-		.iov_base = w->slot, .iov_len = below(rng, 2) ? SLOT : USABLE,
+		.iov_base = w->slot,
+		.iov_len = atomic_fetch_add(&w->registrations, 1) & 1 ? USABLE : SLOT,
 	};
 	struct io_uring_rsrc_register rr = {
 		.nr = 1, .flags = flags, .data = (uintptr_t)&iov,
@@ -265,7 +272,7 @@ static void prep_nvme(struct worker *w, struct io_uring_sqe *sqe, bool write,
 static int fixed_io(struct worker *w, bool write, unsigned char *buf,
 		    size_t len, off_t off)
 {
-	unsigned int i, n = 1 + below(&w->rng, MAX_QD);
+	unsigned int i, queued = 0, n = 1 + below(&w->rng, MAX_QD);
 	unsigned int sqe_flags = below(&w->rng, 3) ? 0 : IOSQE_ASYNC;
 	size_t align = w->target == TMPFS ? 1 : 512, done = 0;
 	struct io_uring_sqe *sqe;
@@ -292,11 +299,12 @@ static int fixed_io(struct worker *w, bool write, unsigned char *buf,
 		}
 		io_uring_sqe_set_data64(sqe, part);
 		done += part;
+		queued++;
 	}
-	n = io_uring_submit(&w->ring);
-	if ((int)n <= 0)
+	/* An SQE left behind would be submitted by the next operation. */
+	if (io_uring_submit(&w->ring) != (int)queued)
 		die("io_uring_submit");
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < queued; i++) {
 		int want;
 
 		if (io_uring_wait_cqe(&w->ring, &cqe))
@@ -377,7 +385,7 @@ static void follow_replacement(struct worker *w, unsigned int seen)
 		return;
 	w->replaced_seen = seen;
 	if (w->target == NULLB_PIN || !below(&w->rng, 4)) {
-		ret = register_slot(w, true, &w->rng);
+		ret = register_slot(w, true);
 		if (ret) {
 			errno = -ret;
 			die("re-register after a replacement");
@@ -391,18 +399,26 @@ static void follow_replacement(struct worker *w, unsigned int seen)
  * a replacing change ran since. Copied first: the compare must not race
  * with a replacement that lands after the check.
  */
-static void check_rest(struct worker *w, unsigned char *bounce)
+static void check_rest_at(struct worker *w, unsigned char *bounce, size_t off)
 {
-	if (!w->rest_valid)
-		return;
-	w->rest_valid = false;
-	memcpy(bounce, w->slot + w->rest_off, w->rest_len);
+	memcpy(bounce, w->slot + off, w->rest_len);
+	atomic_thread_fence(memory_order_acquire);
 	if (was_replaced(w, w->rest_seen))
 		return;
 	if (!matches(w, "slot between operations", bounce, w->rest_len,
 		     w->rest_tag, w->rest_pos))
 		w->mismatches++;
 	w->rested++;
+}
+
+static void check_rest(struct worker *w, unsigned char *bounce)
+{
+	if (!w->rest_valid)
+		return;
+	w->rest_valid = false;
+	check_rest_at(w, bounce, w->rest_off);
+	if (w->rest_write)
+		check_rest_at(w, bounce, w->rest_woff);
 }
 
 static void one_op(struct worker *w, unsigned char *bounce)
@@ -450,6 +466,7 @@ static void one_op(struct worker *w, unsigned char *bounce)
 	memset(w->slot + roff, 0xee, len);
 	res = fixed_io(w, false, w->slot + roff, len, pos);
 	memcpy(bounce, w->slot + roff, len);
+	atomic_thread_fence(memory_order_acquire);
 	if (res || was_replaced(w, seen))
 		goto out;
 	verified = matches(w, "slot after READ_FIXED", bounce, len, tag, pos);
@@ -459,6 +476,9 @@ out:
 		w->verified++;
 		w->rest_valid = true;
 		w->rest_off = roff;
+		w->rest_woff = woff;
+		/* The read overwrote the pattern where the areas overlap. */
+		w->rest_write = woff + len <= roff || roff + len <= woff;
 		w->rest_len = len;
 		w->rest_tag = tag;
 		w->rest_pos = pos;
@@ -492,7 +512,7 @@ static void *worker_main(void *arg)
 		if (!below(&w->rng, 200)) {
 			pthread_mutex_lock(&w->io_lock);
 			if (io_uring_unregister_buffers(&w->ring) ||
-			    register_slot(w, false, &w->rng))
+			    register_slot(w, false))
 				die("unregister and register again");
 			w->reregistered++;
 			pthread_mutex_unlock(&w->io_lock);
@@ -540,7 +560,12 @@ static int chaos_migrate(struct worker *w, uint64_t *rng)
 		return -1;
 	for (i = 0; i < (int)n; i++)
 		nodes[i] = status[i] == 1 ? 0 : 1;
-	return syscall(__NR_move_pages, 0, n, pages, nodes, status, MPOL_MF_MOVE) < 0 ? -1 : 0;
+	if (syscall(__NR_move_pages, 0, n, pages, nodes, status, MPOL_MF_MOVE) < 0)
+		return -1;
+	for (i = 0; i < (int)n; i++)
+		if (status[i] == nodes[i])
+			atomic_fetch_add(&pages_migrated, 1);
+	return 0;
 }
 
 static int chaos_split(struct worker *w)
@@ -645,7 +670,7 @@ static int chaos_one(enum chaos c, struct worker *w, uint64_t *rng, void **away)
 	case C_UNKSM: ret = madvise(w->slot, SLOT, MADV_UNMERGEABLE); break;
 	case C_COMPACT: ret = write_file("/proc/sys/vm/compact_memory", "1"); break;
 	case C_FORK: ret = chaos_fork(); break;
-	case C_UPDATE: ret = register_slot(w, true, rng); break;
+	case C_UPDATE: ret = register_slot(w, true); break;
 	case C_DONTNEED:
 	case C_REMAP:
 		atomic_fetch_add(&w->replaced, 1);
@@ -836,7 +861,7 @@ static void setup_worker(struct worker *w, enum target t, unsigned char *slot)
 	madvise(slot, SLOT, MADV_HUGEPAGE);
 	madvise(slot, SLOT, MADV_MERGEABLE);
 	memset(slot, 0, SLOT);
-	errno = -register_slot(w, false, &w->rng);
+	errno = -register_slot(w, false);
 	if (errno)
 		die("register a slot");
 	nr_workers++;
@@ -855,6 +880,7 @@ int main(int argc, char **argv)
 	};
 	pthread_t chaos[CHAOS_THREADS], exiter;
 	unsigned long seconds = 60, ops = 0, verified = 0, bad = 0, mism = 0;
+	unsigned long rested = 0;
 	unsigned char *arena;
 	unsigned int i;
 	int opt;
@@ -923,6 +949,7 @@ int main(int argc, char **argv)
 		    w->ops, w->verified);
 		ops += w->ops;
 		verified += w->verified;
+		rested += w->rested;
 		mism += w->mismatches;
 		bad += w->bad_results;
 		io_uring_queue_exit(&w->ring);
@@ -930,6 +957,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < NR_CHAOS; i++)
 		diag("storm chaos %s: done=%lu failed=%lu", chaos_name[i],
 		     atomic_load(&chaos_done[i]), atomic_load(&chaos_failed[i]));
+	diag("storm migrate: pages=%lu", atomic_load(&pages_migrated));
 	diag("storm ring-exit: rings=%lu forked=%lu reads=%lu",
 	     atomic_load(&exits), atomic_load(&exits_forked), atomic_load(&exit_reads));
 	tap(mism == 0, "no data mismatch in %lu verified operations (seed %llu)",
@@ -937,6 +965,10 @@ int main(int argc, char **argv)
 	tap(bad == 0, "every request returned its length (%lu did not)", bad);
 	tap(atomic_load(&exits) > 0, "%lu rings torn down with reads in flight",
 	    atomic_load(&exits));
+	tap(rested > 0, "%lu checks of what an operation left in memory, at the next",
+	    rested);
+	tap(atomic_load(&pages_migrated) > 0, "%lu pages of the slots migrated under the I/O",
+	    atomic_load(&pages_migrated));
 	printf("# storm: seed=%llu seconds=%lu ops=%lu verified=%lu mismatches=%lu bad_results=%lu\n",
 	       (unsigned long long)seed, seconds, ops, verified, mism, bad);
 	printf("1..%d\n", tap_n);
