@@ -21,6 +21,18 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+/* This kernel's uapi additions, absent from liburing 2.3's header. */
+#ifndef IORING_RSRC_REGISTER_UNPINNED
+#define IORING_RSRC_REGISTER_UNPINNED	(1U << 1)
+#endif
+#ifndef IORING_RSRC_REGISTER_PINNED
+#define IORING_RSRC_REGISTER_PINNED	(1U << 2)
+#endif
+/* move_pages(2), which glibc does not wrap */
+#ifndef MPOL_MF_MOVE
+#define MPOL_MF_MOVE			(1 << 1)
+#endif
+
 static int tap_n, tap_failed;
 
 #ifdef GUEST_TEST_OWN_HELPERS

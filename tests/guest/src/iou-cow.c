@@ -93,12 +93,6 @@
 
 #include "guest-test.h"
 
-#ifndef IORING_RSRC_REGISTER_UNPINNED
-#define IORING_RSRC_REGISTER_UNPINNED	(1U << 1)
-#endif
-#ifndef IORING_RSRC_REGISTER_PINNED
-#define IORING_RSRC_REGISTER_PINNED	(1U << 2)
-#endif
 
 #define PAGE		4096
 #define THP_SIZE	(2UL << 20)

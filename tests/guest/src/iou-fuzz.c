@@ -58,13 +58,7 @@
 
 #include "guest-test.h"
 
-/* This kernel's uapi additions, absent from liburing 2.3's header. */
-#ifndef IORING_RSRC_REGISTER_UNPINNED
-#define IORING_RSRC_REGISTER_UNPINNED	(1U << 1)
-#endif
-#ifndef IORING_RSRC_REGISTER_PINNED
-#define IORING_RSRC_REGISTER_PINNED	(1U << 2)
-#endif
+/* What liburing 2.3's header lacks. */
 #define REGISTER_CLONE_BUFFERS		30
 #define REGISTER_SRC_REGISTERED		1U
 #ifndef __NR_memfd_secret

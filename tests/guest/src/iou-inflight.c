@@ -55,12 +55,6 @@
 
 #include "guest-test.h"
 
-#ifndef MPOL_MF_MOVE
-#define MPOL_MF_MOVE			(1 << 1)
-#endif
-#ifndef IORING_RSRC_REGISTER_UNPINNED
-#define IORING_RSRC_REGISTER_UNPINNED	(1U << 1)
-#endif
 
 #define NPAGES		16
 #define max(a, b)	((a) > (b) ? (a) : (b))

@@ -46,13 +46,7 @@
 
 #include "guest-test.h"
 
-/* This kernel's uapi additions, absent from liburing 2.3's header. */
-#ifndef IORING_RSRC_REGISTER_UNPINNED
-#define IORING_RSRC_REGISTER_UNPINNED	(1U << 1)
-#endif
-#ifndef IORING_RSRC_REGISTER_PINNED
-#define IORING_RSRC_REGISTER_PINNED	(1U << 2)
-#endif
+/* What liburing 2.3's header lacks. */
 #ifndef IORING_TIMEOUT_ETIME_SUCCESS
 #define IORING_TIMEOUT_ETIME_SUCCESS	(1U << 5)
 #endif

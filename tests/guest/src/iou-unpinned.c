@@ -36,14 +36,8 @@
 
 #include "guest-test.h"
 
-/* This kernel's uapi additions, absent from liburing 2.3's header. */
-#ifndef IORING_RSRC_REGISTER_UNPINNED
-#define IORING_RSRC_REGISTER_UNPINNED	(1U << 1)
-#endif
+/* What liburing 2.3's header lacks. */
 #define REGISTER_CLONE_BUFFERS		30
-#ifndef MPOL_MF_MOVE
-#define MPOL_MF_MOVE			(1 << 1)
-#endif
 
 /* user_data of the requests tests wait for; other CQEs (tags) are kept */
 #define REQ_MARK			0x5157ULL

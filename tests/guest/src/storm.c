@@ -75,17 +75,8 @@
 
 #include "guest-test.h"
 
-#ifndef IORING_RSRC_REGISTER_UNPINNED
-#define IORING_RSRC_REGISTER_UNPINNED	(1U << 1)
-#endif
-#ifndef IORING_RSRC_REGISTER_PINNED
-#define IORING_RSRC_REGISTER_PINNED	(1U << 2)
-#endif
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE			25
-#endif
-#ifndef MPOL_MF_MOVE
-#define MPOL_MF_MOVE			(1 << 1)
 #endif
 
 #define PAGE		4096UL
