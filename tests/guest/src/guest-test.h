@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -89,6 +90,15 @@ static inline void diag(const char *fmt, ...)
 	va_end(ap);
 	putchar('\n');
 	fflush(stdout);
+}
+
+/* Seconds on the monotonic clock. */
+static inline double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static inline void *map_anon(size_t len, int prot)
@@ -231,6 +241,40 @@ static inline void *hold_mm_in_read(void *arg)
 	for (;;)
 		if (pread(*(int *)arg, block, sizeof(block), 0) < 0)
 			return NULL;
+}
+
+/* Reads in flight at block device @dev (a /dev path), or -1. */
+static inline long device_inflight(const char *dev)
+{
+	const char *name = strrchr(dev, '/');
+	char path[256];
+	long reads = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/block/%s/inflight", name ? name + 1 : dev);
+	f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%ld", &reads) != 1)
+			reads = -1;
+		fclose(f);
+	}
+	return reads;
+}
+
+/*
+ * Until @want reads are in flight at block device @dev, for at most 20 s:
+ * a victim is killed only once hold_mm_in_read()'s read, and any request
+ * the case needs in flight, are at the device, however slowly its
+ * threads are scheduled.
+ */
+static inline bool device_reaches(const char *dev, long want)
+{
+	double t0 = now();
+
+	while (device_inflight(dev) < want)
+		if (now() - t0 > 20 || usleep(10000))
+			return false;
+	return true;
 }
 
 #endif /* GUEST_TEST_H */

@@ -186,14 +186,6 @@ static const char *what(const void *buf, size_t len, size_t from)
 	return any_sector(buf, len, S_SECRET) ? "PART OF THE SECRET" : "OTHER DATA";
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /*
  * Whether a case that acted @t seconds after submitting missed its read:
  * @ended, the read had ended (or its data had landed) by then. A host

@@ -172,14 +172,6 @@ static const char *ename(int err)
 	return name ? name : "unknown errno";
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* ---- The driver ---- */
 
 static char um_error[200];	/* what the last failing command was, and why */

@@ -383,8 +383,8 @@ static void place_rings(void)
 	}
 }
 
-static void __attribute__((noreturn)) oom_child(const char *cg, int hold_fd,
-						int ready)
+static void __attribute__((noreturn)) oom_child(const char *cg, const char *hold,
+						int hold_fd, int ready)
 {
 	static struct chain chains[CHAINS];
 	char path[4096], pid[32];
@@ -401,7 +401,8 @@ static void __attribute__((noreturn)) oom_child(const char *cg, int hold_fd,
 	place_rings();
 	if (!setup())
 		_exit(4);
-	if (hold_fd >= 0 && pthread_create(&holder, NULL, hold_mm_in_read, &hold_fd))
+	if (hold && (pthread_create(&holder, NULL, hold_mm_in_read, &hold_fd) ||
+		     !device_reaches(hold, 1)))
 		_exit(6);
 	for (round = 0;; round++) {
 		n = 1 + rand() % CHAINS;
@@ -424,14 +425,6 @@ static void __attribute__((noreturn)) oom_child(const char *cg, int hold_fd,
 	}
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int oom_case(const char *cg, const char *hold)
 {
 	long kills0 = cg_value(cg, "memory.events", "oom_kill"), end = -1;
@@ -449,11 +442,11 @@ static int oom_case(const char *cg, const char *hold)
 	if (child < 0)
 		die("fork");
 	if (!child)
-		oom_child(cg, hold_fd, pipefd[1]);
+		oom_child(cg, hold, hold_fd, pipefd[1]);
 	close(pipefd[1]);
 	ready = read(pipefd[0], &c, 1) == 1;
 	if (!ready)
-		diag("oom: the child died before vhost served a round");
+		diag("oom: the child died before vhost served a round (6: the holder's read did not reach the device in 20 s)");
 	for (t0 = now(); now() - t0 < 30 && !exited; usleep(20000))
 		exited = waitpid(child, &status, WNOHANG) == child;
 	gone = now() - t0;
