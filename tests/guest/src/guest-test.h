@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What the guest test programs (not the benchmarks, see bench.h) share:
- * TAP output, bailing out, /proc and /sys files, and the FOLL_PIN
- * counters of /proc/vmstat. Include it after the system headers.
+ * TAP output, bailing out, /proc and /sys files, the FOLL_PIN counters
+ * of /proc/vmstat, and the OOM cases' victims: a thread that keeps the mm
+ * alive, reads in flight at a block device, the OOM reaper's log line.
+ * Include it after the system headers.
  *
  * A program that defines GUEST_TEST_OWN_HELPERS before including it
  * brings its own tap(), skip(), die() and write_file() (umirror-gup, whose
@@ -208,32 +210,15 @@ static inline long cg_value(const char *dir, const char *file, const char *key)
 }
 
 /*
- * The OOM cases: whether the kernel log says the OOM reaper reaped @pid,
- * and a thread body that keeps its mm alive past a kill, asleep in reads
- * of a slow device (the fd at @arg) in uninterruptible sleep, so that
- * exit_mmap() waits for the read and the OOM reaper, 2 s after the kill,
- * gets to the memory first.
+ * The OOM cases. The victim keeps its mm alive past the kill with a
+ * thread asleep, uninterruptibly, in reads of a slow device
+ * (hold_mm_in_read(), the fd at @arg), so that exit_mmap() waits for the
+ * read and the OOM reaper, OOM_REAPER_DELAY (2 s) after the kill, gets
+ * to the memory first. It allocates towards the kill only once
+ * device_reaches() saw that read, and any request the case needs in
+ * flight, at the device; the kill must then come early enough in the
+ * read for the reaper's turn, which the callers report.
  */
-static inline bool oom_reaped(pid_t pid)
-{
-	char rec[2048], want[64];
-	bool found = false;
-	ssize_t n;
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
-
-	if (fd < 0)
-		return false;
-	snprintf(want, sizeof(want), "oom_reaper: reaped process %d ", pid);
-	while ((n = read(fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
-		if (n <= 0)
-			continue;
-		rec[n] = 0;
-		found |= strstr(rec, want) != NULL;
-	}
-	close(fd);
-	return found;
-}
-
 static inline void *hold_mm_in_read(void *arg)
 {
 	static char block[4096] __attribute__((aligned(4096)));
@@ -262,19 +247,57 @@ static inline long device_inflight(const char *dev)
 }
 
 /*
- * Until @want reads are in flight at block device @dev, for at most 20 s:
- * a victim is killed only once hold_mm_in_read()'s read, and any request
- * the case needs in flight, are at the device, however slowly its
- * threads are scheduled.
+ * Until exactly @want reads are in flight at block device @dev, for at
+ * most @seconds; false at once if the count cannot be read. Exactly: a
+ * read of somebody else's would otherwise pass for the one waited for.
  */
-static inline bool device_reaches(const char *dev, long want)
+static inline bool device_reaches(const char *dev, long want, double seconds)
 {
 	double t0 = now();
+	long reads;
 
-	while (device_inflight(dev) < want)
-		if (now() - t0 > 20 || usleep(10000))
+	while ((reads = device_inflight(dev)) != want) {
+		if (reads < 0 || now() - t0 > seconds)
 			return false;
+		usleep(10000);
+	}
 	return true;
+}
+
+/* /dev/kmsg opened at its end, for oom_reaped(); -1 on error. */
+static inline int kmsg_from_now(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+
+	if (fd >= 0 && lseek(fd, 0, SEEK_END) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/*
+ * Whether the kernel logged, since kmsg_from_now() returned @kmsg, that
+ * the OOM reaper reaped @pid (a pid of an earlier process does not
+ * count); closes @kmsg.
+ */
+static inline bool oom_reaped(int kmsg, pid_t pid)
+{
+	char rec[2048], want[64];
+	bool found = false;
+	ssize_t n;
+
+	if (kmsg < 0)
+		return false;
+	snprintf(want, sizeof(want), "oom_reaper: reaped process %d ", pid);
+	while ((n = read(kmsg, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
+		if (n <= 0)
+			continue;
+		rec[n] = 0;
+		found |= strstr(rec, want) != NULL;
+	}
+	close(kmsg);
+	return found;
 }
 
 #endif /* GUEST_TEST_H */

@@ -88,7 +88,6 @@
 #include <liburing.h>
 #include <stdint.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "guest-test.h"

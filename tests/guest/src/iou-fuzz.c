@@ -1838,23 +1838,23 @@ static long pins_out(void)
 static void check_pins_balanced(long before)
 {
 	struct timespec t0, t1;
-	long now = 0;
+	long out = 0;
 	int i;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < 1200; i++) {
-		now = pins_out();
-		if (now == before)
+		out = pins_out();
+		if (out == before)
 			break;
 		usleep(50000);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (now != before)
+	if (out != before)
 		diag("pins still held after %.0f s: %ld", (double)(t1.tv_sec - t0.tv_sec),
-		     now - before);
-	tap(now == before,
+		     out - before);
+	tap(out == before,
 	    "pins balanced after all rings closed (acquired - released: %ld, %ld before the run, %ld outstanding)",
-	    now, before, now - before);
+	    out, before, out - before);
 }
 
 /*

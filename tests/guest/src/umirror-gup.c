@@ -61,7 +61,6 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 /* tap(), skip(), die() and write_file() are this program's own, below. */
