@@ -441,7 +441,8 @@ static void case_busy(enum mode mode)
  * alive after the kill, so that the OOM reaper, not exit_mmap(), frees
  * the memory; a READ_FIXED of the lent span is at the device too. Both
  * are seen at the device before the allocations that end in the kill
- * start; the parent is told how long ago the holder's read got there.
+ * start; the parent is told how long before the READ_FIXED the
+ * holder's read got there.
  */
 static void __attribute__((noreturn)) oom_child(const char *cg, const char *dev,
 						int fd, int ready)
@@ -451,7 +452,8 @@ static void __attribute__((noreturn)) oom_child(const char *cg, const char *dev,
 	unsigned char *buf;
 	struct io_uring_sqe *sqe;
 	char path[4096], pid[32];
-	double held_since;
+	/* When the holder's read was at the device, then how long before the READ_FIXED. */
+	double held;
 	char *p;
 
 	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
@@ -468,15 +470,15 @@ static void __attribute__((noreturn)) oom_child(const char *cg, const char *dev,
 		_exit(6);
 	if (!device_reaches(dev, 1, 20))
 		_exit(8);
-	held_since = now();
+	held = now();
 	sqe = io_uring_get_sqe(&ring);
 	io_uring_prep_read_fixed(sqe, fd, buf, SIZE, 0, 0);
 	if (io_uring_submit(&ring) != 1)
 		_exit(4);
 	if (!device_reaches(dev, 2, 2))
 		_exit(9);
-	held_since = now() - held_since;
-	if (write(ready, &held_since, sizeof(held_since)) != sizeof(held_since))
+	held = now() - held;
+	if (write(ready, &held, sizeof(held)) != sizeof(held))
 		_exit(5);
 	for (;;) {
 		p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
@@ -487,16 +489,16 @@ static void __attribute__((noreturn)) oom_child(const char *cg, const char *dev,
 }
 
 /*
- * Whether the case was judged: a kill later than OOM_LATEST_KILL into
- * the holder's read that exit_mmap() beat the reaper to is told, not
- * failed, and the caller tries again.
+ * Whether the case was judged: a failure after a kill later than
+ * OOM_LATEST_KILL into the holder's read is told, not reported, and the
+ * caller tries again (the third try is reported).
  */
 static bool case_oom(const char *slower, const char *cg, bool last)
 {
 	long base, kills0, during = -1, end = -1, held, inflight_at_most = -1;
-	double t0, held_since, killed = 0, reaped = 0, into_read = -1;
+	double t0, gap, held_since, killed = 0, reaped = 0, into_read = -1;
 	int fd, kmsg, pipefd[2], status = 0;
-	bool exited = false, by_reaper;
+	bool exited = false, by_reaper, ok;
 	pid_t child;
 
 	if (!device_reaches(slower, 0, 12)) {
@@ -516,7 +518,7 @@ static bool case_oom(const char *slower, const char *cg, bool last)
 	if (!child)
 		oom_child(cg, slower, fd, pipefd[1]);
 	close(pipefd[1]);
-	if (read(pipefd[0], &held_since, sizeof(held_since)) != sizeof(held_since)) {
+	if (read(pipefd[0], &gap, sizeof(gap)) != sizeof(gap)) {
 		waitpid(child, &status, 0);
 		tap(false, "lent, oom: the child ended (status 0x%x) before both reads were at the device (exit 8: not the holder's in 20 s, 9: not the READ_FIXED in 2 s)",
 		    status);
@@ -525,7 +527,8 @@ static bool case_oom(const char *slower, const char *cg, bool last)
 		close(pipefd[0]);
 		return true;
 	}
-	held_since = now() - held_since;
+	/* The child wrote as soon as the READ_FIXED was at the device. */
+	held_since = now() - gap;
 	/* Until the kill, then while the exit waits for the 10 s read. */
 	for (t0 = now(); now() - t0 < 30 && !exited; usleep(20000)) {
 		exited = waitpid(child, &status, WNOHANG) == child;
@@ -556,7 +559,10 @@ static bool case_oom(const char *slower, const char *cg, bool last)
 	by_reaper = oom_reaped(kmsg, child);
 	close(fd);
 	close(pipefd[0]);
-	if (!last && !by_reaper && into_read > OOM_LATEST_KILL) {
+	ok = exited && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && killed &&
+	     by_reaper && reaped && during == NPAGES + 1 && pins_settled(base) == base &&
+	     end < 1 << 20;
+	if (!ok && !last && into_read > OOM_LATEST_KILL) {
 		diag("oom: the kill came %.1f s into the holder's 10 s read, too late for the reaper's turn: again",
 		     into_read);
 		pins_settled(base);
@@ -565,12 +571,9 @@ static bool case_oom(const char *slower, const char *cg, bool last)
 	if (during != NPAGES + 1)
 		diag("oom: %ld reads at the device when the most pins were held, %.1f s after the kill",
 		     inflight_at_most, reaped - killed);
-	tap(exited && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && killed &&
-	    by_reaper && reaped && during == NPAGES + 1 && pins_settled(base) == base &&
-	    end < 1 << 20,
-	    "lent, oom: killed %s %.1f s into the holder's read, memory freed %.1f s after the kill %s with %ld pins held (want %d: parked, and the holder's own read) while the reads were in flight; %ld KiB left in the memcg at the end, pins %s",
+	tap(ok, "lent, oom: killed %s %.1f s into the holder's read (the READ_FIXED at the device %.1f s in), memory freed %.1f s after the kill %s with %ld pins held (want %d: parked, and the holder's own read) while the reads were in flight; %ld KiB left in the memcg at the end, pins %s",
 	    killed ? "by the OOM killer" : "NOT by the OOM killer", into_read,
-	    reaped ? reaped - killed : -1.0,
+	    gap, reaped ? reaped - killed : -1.0,
 	    by_reaper ? "by the OOM reaper" : "NOT by the OOM reaper", during, NPAGES + 1,
 	    end >> 10, pins_settled(base) == base ? "balanced" : "NOT balanced");
 	return true;
