@@ -219,6 +219,13 @@ static inline long cg_value(const char *dir, const char *file, const char *key)
  * flight, at the device; the kill must then come early enough in the
  * read for the reaper's turn, which the callers report.
  */
+/*
+ * The latest a kill may come, in seconds into the holder's 10 s read, for
+ * the reaper to be judged: its 2 s delay and up to 1 s of its retries
+ * (oom_reap_task()) must fit before the read ends, with a margin.
+ */
+#define OOM_LATEST_KILL	6.0
+
 static inline void *hold_mm_in_read(void *arg)
 {
 	static char block[4096] __attribute__((aligned(4096)));

@@ -430,13 +430,6 @@ static void case_busy(enum mode mode)
 }
 
 /*
- * The kill must come this long before the holder's 10 s read ends for the
- * case to be judged: the reaper's 2 s delay and up to 1 s of its retries
- * (oom_reap_task()), and a margin.
- */
-#define OOM_LATEST_KILL	6.0
-
-/*
  * The victim: a thread asleep in a read of the 10 s device keeps the mm
  * alive after the kill, so that the OOM reaper, not exit_mmap(), frees
  * the memory; a READ_FIXED of the lent span is at the device too. Both
@@ -490,8 +483,8 @@ static void __attribute__((noreturn)) oom_child(const char *cg, const char *dev,
 
 /*
  * Whether the case was judged: a failure after a kill later than
- * OOM_LATEST_KILL into the holder's read is told, not reported, and the
- * caller tries again (the third try is reported).
+ * OOM_LATEST_KILL into the holder's read is told in a diagnostic, not
+ * failed, and the caller tries again (the third try is judged).
  */
 static bool case_oom(const char *slower, const char *cg, bool last)
 {

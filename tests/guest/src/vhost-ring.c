@@ -383,13 +383,6 @@ static void place_rings(void)
 }
 
 /*
- * With a holder, the kill must come this long before its 10 s read ends
- * for the reaper to be judged: the reaper's 2 s delay and up to 1 s of
- * its retries (oom_reap_task()), and a margin.
- */
-#define OOM_LATEST_KILL	6.0
-
-/*
  * The victim: vhost serves its rings while it allocates until the kill.
  * With a holder (hold_mm_in_read() on @hold), most of the memcg is
  * populated first and the holder's read is seen at the device, so that
