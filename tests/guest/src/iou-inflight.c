@@ -445,8 +445,7 @@ static void __attribute__((noreturn)) oom_child(const char *cg, const char *dev,
 	unsigned char *buf;
 	struct io_uring_sqe *sqe;
 	char path[4096], pid[32];
-	/* When the holder's read was at the device, then how long before the READ_FIXED. */
-	double held;
+	double held, gap;
 	char *p;
 
 	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
@@ -470,8 +469,9 @@ static void __attribute__((noreturn)) oom_child(const char *cg, const char *dev,
 		_exit(4);
 	if (!device_reaches(dev, 2, 2))
 		_exit(9);
-	held = now() - held;
-	if (write(ready, &held, sizeof(held)) != sizeof(held))
+	/* How long after the holder's read the READ_FIXED got to the device. */
+	gap = now() - held;
+	if (write(ready, &gap, sizeof(gap)) != sizeof(gap))
 		_exit(5);
 	for (;;) {
 		p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
@@ -491,7 +491,7 @@ static bool case_oom(const char *slower, const char *cg, bool last)
 	long base, kills0, during = -1, end = -1, held, inflight_at_most = -1;
 	double t0, gap, held_since, killed = 0, reaped = 0, into_read = -1;
 	int fd, kmsg, pipefd[2], status = 0;
-	bool exited = false, by_reaper, ok;
+	bool exited = false, by_reaper, balanced, ok;
 	pid_t child;
 
 	if (!device_reaches(slower, 0, 12)) {
@@ -552,9 +552,9 @@ static bool case_oom(const char *slower, const char *cg, bool last)
 	by_reaper = oom_reaped(kmsg, child);
 	close(fd);
 	close(pipefd[0]);
+	balanced = pins_settled(base) == base;
 	ok = exited && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && killed &&
-	     by_reaper && reaped && during == NPAGES + 1 && pins_settled(base) == base &&
-	     end < 1 << 20;
+	     by_reaper && reaped && during == NPAGES + 1 && balanced && end < 1 << 20;
 	if (!ok && !last && into_read > OOM_LATEST_KILL) {
 		diag("oom: the kill came %.1f s into the holder's 10 s read, too late for the reaper's turn: again",
 		     into_read);
@@ -568,7 +568,7 @@ static bool case_oom(const char *slower, const char *cg, bool last)
 	    killed ? "by the OOM killer" : "NOT by the OOM killer", into_read,
 	    gap, reaped ? reaped - killed : -1.0,
 	    by_reaper ? "by the OOM reaper" : "NOT by the OOM reaper", during, NPAGES + 1,
-	    end >> 10, pins_settled(base) == base ? "balanced" : "NOT balanced");
+	    end >> 10, balanced ? "balanced" : "NOT balanced");
 	return true;
 }
 
